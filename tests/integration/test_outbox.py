@@ -1,0 +1,91 @@
+"""The outbox against an SMTP server that fails on purpose."""
+
+import email
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import select
+
+from workflow import clock, outbox
+from workflow.db import session_factory
+from workflow.mail.outbound import Envelope, Rendered, build_message
+from workflow.models import OutboundMessage, OutboundState
+
+pytestmark = pytest.mark.servers
+
+
+@pytest.fixture
+def faulty_settings(mail_settings, faulty_smtp):
+    return mail_settings.model_copy(update={"smtp_port": faulty_smtp.port, "smtp_timeout": 5})
+
+
+def queue(session, settings, recipients):
+    for address in recipients:
+        message = build_message(settings, Envelope(to=[address], subject="Tes / Test"),
+                                Rendered("Tes / Test", "isi / body\n", "<p>isi / body</p>"))
+        outbox.enqueue(session, message, kind="test", dedupe_key=f"test:{address}")
+    session.commit()
+
+
+def flush_later(engine, settings, minutes):
+    later = clock.now() + timedelta(minutes=minutes)
+    with clock.frozen_at(later):
+        return outbox.flush(session_factory(engine), settings)
+
+
+def test_a_temporary_failure_is_retried_and_every_message_arrives_once_when_the_server_recovers(
+        engine, session, faulty_settings, faulty_smtp, clean_mail):
+    recipients = [clean_mail.address("pegawai", "example.test") for _ in range(5)]
+    queue(session, faulty_settings, recipients)
+    faulty_smtp.mode = "421"
+    first = outbox.flush(session_factory(engine), faulty_settings)
+    assert first.sent == 0 and first.retried >= 1
+    faulty_smtp.mode = "refuse"
+    refused = flush_later(engine, faulty_settings, 10)
+    assert refused.sent == 0 and refused.retried >= 1
+    faulty_smtp.mode = "451"
+    assert flush_later(engine, faulty_settings, 20).sent == 0
+    faulty_smtp.mode = "ok"
+    total = 0
+    for minutes in (60, 240, 1440):
+        total += flush_later(engine, faulty_settings, minutes).sent
+    assert total == 5
+    for address in recipients:
+        assert len(clean_mail.wait_for_messages(address, 1)) == 1
+    rows = session.scalars(select(OutboundMessage).execution_options(populate_existing=True)).all()
+    assert {row.state for row in rows} == {OutboundState.SENT}
+    assert all(row.attempts >= 2 for row in rows)
+
+
+def test_a_permanent_refusal_is_recorded_with_its_reason_and_not_retried(engine, session, faulty_settings,
+                                                                          faulty_smtp, clean_mail):
+    queue(session, faulty_settings, [clean_mail.address("hilang", "example.test")])
+    faulty_smtp.mode = "550"
+    report = outbox.flush(session_factory(engine), faulty_settings)
+    assert (report.sent, report.failed) == (0, 1)
+    faulty_smtp.mode = "ok"
+    assert flush_later(engine, faulty_settings, 600).sent == 0
+    row = session.scalar(select(OutboundMessage).execution_options(populate_existing=True))
+    assert row.state == OutboundState.FAILED and row.last_error.startswith("550") and row.attempts == 1
+
+
+def test_a_message_resent_after_a_lost_lease_keeps_its_message_id(engine, session, mail_settings, clean_mail):
+    address = clean_mail.address("pegawai", "example.test")
+    queue(session, mail_settings, [address])
+    factory = session_factory(engine)
+    with factory() as worker:
+        claimed = outbox.claim_one(worker, mail_settings, set())
+        assert claimed is not None
+    # The worker died after claiming; once the lease ends the row is taken over and sent.
+    assert outbox.flush(factory, mail_settings).sent == 0
+    report = flush_later(engine, mail_settings, 10)
+    assert report.sent == 1
+    [arrived] = clean_mail.wait_for_messages(address, 1)
+    stored = email.message_from_bytes(session.scalar(select(OutboundMessage.raw)))
+    assert arrived.headers["message-id"][0] == stored["Message-ID"]
+
+
+def test_the_same_cause_never_queues_two_messages(session, mail_settings):
+    queue(session, mail_settings, ["a@example.test"])
+    queue(session, mail_settings, ["a@example.test"])
+    assert len(session.scalars(select(OutboundMessage)).all()) == 1

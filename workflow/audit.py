@@ -1,0 +1,62 @@
+"""Audit events and the one way states change: explicit, checked transitions."""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Iterable
+from typing import Any
+
+from sqlalchemy import update
+from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
+
+from workflow.models import AuditEvent
+
+
+class TransitionError(Exception):
+    """A state change asked from a state that does not allow it."""
+
+
+def record(session: Session, *, actor: str, subject: Any, event: str,
+           from_state: str | None = None, to_state: str | None = None, **detail: Any) -> AuditEvent:
+    """Write one audit row about `subject` (any model with an integer id)."""
+    row = AuditEvent(actor=actor, subject_type=subject.__tablename__, subject_id=subject.id, event=event,
+                     from_state=from_state, to_state=to_state, detail=_plain(detail))
+    session.add(row)
+    return row
+
+
+def transition(session: Session, subject: Any, to_state: enum.Enum, *, allowed_from: Iterable[enum.Enum],
+               actor: str, event: str, **detail: Any) -> None:
+    """Move `subject` to `to_state` if it is in one of `allowed_from`, atomically, with an audit row.
+
+    The conditional UPDATE makes a racing worker or a replayed task lose cleanly instead of
+    applying the same change twice.
+    """
+    allowed = list(allowed_from)
+    current = subject.state
+    if current not in allowed:
+        raise TransitionError(f"{subject.__tablename__} {subject.id}: {current.value} -> {to_state.value} not allowed")
+    model = type(subject)
+    changed = session.execute(
+        update(model).where(model.id == subject.id, model.state.in_(allowed)).values(state=to_state)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    if changed != 1:
+        session.refresh(subject)
+        raise TransitionError(f"{subject.__tablename__} {subject.id} changed under us (now {subject.state.value})")
+    set_committed_value(subject, "state", to_state)
+    record(session, actor=actor, subject=subject, event=event, from_state=current.value,
+           to_state=to_state.value, **detail)
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple, set)):
+        return [_plain(v) for v in value]
+    if isinstance(value, enum.Enum):
+        return value.value
+    if value is None or isinstance(value, (str, int, float, bool)):
+        return value
+    return str(value)

@@ -1,0 +1,57 @@
+"""The jobs: the CLI runs them in-process, the Celery tasks run the same functions under the worker."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy.orm import sessionmaker
+
+from workflow import clock, outbox, prompts
+from workflow.db import engine_for, session_factory, session_scope
+from workflow.models import AuditEvent
+from workflow.settings import Settings, get_settings
+
+
+def _factory(settings: Settings) -> sessionmaker:
+    return session_factory(engine_for(settings))
+
+
+def heartbeat(value: int) -> int:
+    """Write a heartbeat audit row and echo `value`: proves a worker reaches the database."""
+    with session_scope(engine_for(get_settings())) as session:
+        session.add(AuditEvent(actor="worker", subject_type="heartbeat", subject_id=value, event="heartbeat",
+                               detail={"at": clock.now().isoformat()}))
+    return value
+
+
+def send_due_prompts(now: datetime | None = None, settings: Settings | None = None, progress=None) -> dict:
+    """Prompts and reminders due as of `now`."""
+    settings = settings or get_settings()
+    return prompts.send_due_prompts(_factory(settings), settings, now, progress).as_dict()
+
+
+def flush_outbox(settings: Settings | None = None, progress=None) -> dict:
+    """Send everything due in the outbox."""
+    settings = settings or get_settings()
+    return outbox.flush(_factory(settings), settings, progress=progress).as_dict()
+
+
+def close_period(period: str, settings: Settings | None = None) -> dict:
+    """Close one period: missed sessions recorded, supervisors told."""
+    settings = settings or get_settings()
+    return prompts.close_period(_factory(settings), settings, period).as_dict()
+
+
+def close_due_periods(now: datetime | None = None, settings: Settings | None = None) -> dict:
+    """Close every finished period."""
+    settings = settings or get_settings()
+    reports = prompts.close_due_periods(_factory(settings), settings, now)
+    return {"closed": [r.as_dict() for r in reports]}
+
+
+def poll_inbox(settings: Settings | None = None) -> dict:
+    return {}
+
+
+def run_escalations(now: datetime | None = None, settings: Settings | None = None) -> dict:
+    return {}

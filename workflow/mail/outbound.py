@@ -1,0 +1,141 @@
+"""Render an email template into a bilingual message (the reader's language first)."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from email.message import EmailMessage
+from email.utils import format_datetime, formataddr, make_msgid
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+
+from workflow import clock
+from workflow.settings import Settings
+
+TEMPLATES = Path(__file__).resolve().parent.parent.parent / "email_templates"
+LANGUAGES = ("id", "en")
+# The trimmer cuts everything below this line when it comes back quoted in a reply.
+REPLY_MARKER = "##- Tulis balasan di atas baris ini / Write your reply above this line -##"
+
+
+@dataclass
+class Rendered:
+    subject: str
+    text: str
+    html: str
+
+
+@dataclass
+class Attachment:
+    filename: str
+    content: bytes
+    maintype: str = "application"
+    subtype: str = "octet-stream"
+
+
+@lru_cache(maxsize=4)
+def environment(folder: Path = TEMPLATES) -> Environment:
+    """The Jinja2 environment: HTML autoescaped (names and form values are user text), text not."""
+    env = Environment(loader=FileSystemLoader(str(folder)), undefined=StrictUndefined,
+                      autoescape=select_autoescape(enabled_extensions=("html",), default_for_string=False),
+                      trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=False)
+    env.filters["oneline"] = one_line
+    env.globals["month"] = month_label
+    env.globals["REPLY_MARKER"] = REPLY_MARKER
+    return env
+
+
+def month_label(period: str, lang: str) -> str:
+    """'Desember 2026' / 'December 2026'."""
+    from workflow.calendar import label
+
+    return label(period, lang)
+
+
+def one_line(value: Any) -> str:
+    """Collapse CR/LF and runs of space: user text placed in a header or a single line."""
+    return re.sub(r"\s+", " ", str(value or "")).strip()
+
+
+def language_order(lang: str) -> list[str]:
+    """The reader's language first, the other second."""
+    return [lang, *(other for other in LANGUAGES if other != lang)] if lang in LANGUAGES else list(LANGUAGES)
+
+
+def render(kind: str, lang: str, context: dict[str, Any]) -> Rendered:
+    """Render email `kind` with both language sections, `lang` first."""
+    env = environment()
+    order = language_order(lang)
+    sections_text, sections_html = [], []
+    for language in order:
+        ctx = {**context, "lang": language}
+        sections_text.append(env.get_template(f"{kind}/{language}.txt").render(ctx).strip())
+        sections_html.append(env.get_template(f"{kind}/{language}.html").render(ctx))
+    base = {**context, "lang": order[0], "languages": order}
+    subject = one_line(env.get_template(f"{kind}/subject.txt").render(base))
+    # A bilingual part shared by both languages (the reply form, a table) is rendered once, after them.
+    common_text = _optional(env, f"{kind}/common.txt", base)
+    common_html = _optional(env, f"{kind}/common.html", base)
+    text = env.get_template("_layout.txt").render({**base, "sections": sections_text, "common": common_text})
+    html = env.get_template("_layout.html").render({**base, "subject": subject, "sections": sections_html,
+                                                   "common": common_html})
+    return Rendered(subject, text.strip() + "\n", html)
+
+
+def _optional(env: Environment, name: str, context: dict[str, Any]) -> str:
+    if name not in _template_names(env):
+        return ""
+    return env.get_template(name).render(context).strip()
+
+
+@lru_cache(maxsize=4)
+def _names(folder: str) -> frozenset[str]:
+    return frozenset(environment(Path(folder)).list_templates())
+
+
+def _template_names(env: Environment) -> frozenset[str]:
+    return _names(str(env.loader.searchpath[0]))
+
+
+@dataclass
+class Envelope:
+    to: list[str]
+    subject: str
+    reply_to: str | None = None
+    in_reply_to: str | None = None
+    references: list[str] = field(default_factory=list)
+    cc: list[str] = field(default_factory=list)
+    to_name: str = ""
+
+
+def build_message(settings: Settings, envelope: Envelope, rendered: Rendered,
+                  attachments: list[Attachment] | None = None) -> EmailMessage:
+    """A complete outgoing message with our automatic-mail headers and a fresh Message-ID."""
+    msg = EmailMessage()
+    msg["From"] = formataddr((settings.from_name, settings.reply_address))
+    if len(envelope.to) == 1 and envelope.to_name:
+        msg["To"] = formataddr((one_line(envelope.to_name), envelope.to[0]))
+    else:
+        msg["To"] = ", ".join(envelope.to)
+    if envelope.cc:
+        msg["Cc"] = ", ".join(envelope.cc)
+    msg["Subject"] = one_line(envelope.subject)
+    msg["Date"] = format_datetime(clock.now().astimezone(settings.tz))
+    msg["Message-ID"] = make_msgid(idstring="cld", domain=settings.reply_domain)
+    if envelope.reply_to:
+        msg["Reply-To"] = envelope.reply_to
+    if envelope.in_reply_to:
+        msg["In-Reply-To"] = envelope.in_reply_to
+        msg["References"] = " ".join([*envelope.references, envelope.in_reply_to])
+    # Tell auto-responders not to answer us, and mark our mail as automatic (RFC 3834).
+    msg["Auto-Submitted"] = "auto-generated"
+    msg["X-Auto-Response-Suppress"] = "All"
+    msg["Content-Language"] = "id, en"
+    msg.set_content(rendered.text, cte="quoted-printable")
+    msg.add_alternative(rendered.html, subtype="html", cte="quoted-printable")
+    for item in attachments or []:
+        msg.add_attachment(item.content, maintype=item.maintype, subtype=item.subtype, filename=item.filename)
+    return msg
