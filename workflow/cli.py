@@ -22,6 +22,10 @@ outbox_app = typer.Typer(help="Outgoing mail.", no_args_is_help=True)
 app.add_typer(prompts_app, name="prompts")
 app.add_typer(period_app, name="period")
 app.add_typer(outbox_app, name="outbox")
+inbox_app = typer.Typer(help="Incoming mail.", no_args_is_help=True)
+mail_app = typer.Typer(help="Tools for support staff.", no_args_is_help=True)
+app.add_typer(inbox_app, name="inbox")
+app.add_typer(mail_app, name="mail")
 
 
 def fail(message: str, code: int = 1) -> None:
@@ -187,6 +191,121 @@ def outbox_show(limit: int = typer.Option(30, help="How many of the newest messa
             error = f"  [{row.last_error[:60]}]" if row.last_error else ""
             typer.echo(f"{row.id:>6} {row.state.value:<8} {row.kind:<16} {','.join(row.recipients)[:40]:<40} "
                        f"attempts={row.attempts}{error}")
+
+
+@inbox_app.command("poll")
+def inbox_poll() -> None:
+    """Fetch, store, process and file new mail once, then send the answers."""
+    from workflow import jobs
+
+    result = jobs.poll_inbox()
+    statuses = ", ".join(f"{count} {status}" for status, count in sorted(result["statuses"].items())) or "nothing"
+    typer.echo(f"inbox: {result['fetched']} fetched; {statuses}; {result['moved']} filed")
+    sent = _flush_with_progress()
+    typer.echo(f"outbox: {sent['sent']} sent, {sent['retried']} to retry, {sent['failed']} failed")
+
+
+@inbox_app.command("watch")
+def inbox_watch(idle_seconds: int = typer.Option(60, help="Longest wait in IDLE before polling anyway.")) -> None:
+    """Keep polling, waking up on IMAP IDLE where the server has it; Ctrl-C stops."""
+    from workflow import watcher
+
+    watcher.watch(get_settings(), idle_seconds=idle_seconds, echo=typer.echo)
+
+
+@inbox_app.command("retry")
+def inbox_retry(message_id: int = typer.Argument(..., help="The stored message's id (see `cld inbox show`).")) -> None:
+    """Run a failed (or held for review) message through the stages again."""
+    from workflow import inbound
+    from workflow.db import session_factory
+
+    try:
+        status = inbound.retry(session_factory(engine()), get_settings(), message_id)
+    except (LookupError, ValueError) as exc:
+        fail(str(exc))
+    typer.echo(f"inbound {message_id}: {status.value}")
+    _flush_with_progress()
+
+
+@inbox_app.command("show")
+def inbox_show(limit: int = typer.Option(30, help="How many of the newest messages."),
+               status: Optional[str] = typer.Option(None, help="stored | processed | ignored | answered | "
+                                                              "refused | review | failed")) -> None:
+    """List stored inbound messages, newest first, with what each stage decided."""
+    from sqlalchemy import select
+
+    from workflow.db import session_scope
+    from workflow.models import InboundMessage, InboundStatus
+
+    with session_scope(engine()) as session:
+        query = select(InboundMessage).order_by(InboundMessage.id.desc()).limit(limit)
+        if status:
+            query = query.where(InboundMessage.status == InboundStatus(status))
+        for row in session.scalars(query):
+            trail = " > ".join(f"{t['stage']}:{t['decision']}" for t in row.trail or [])
+            typer.echo(f"{row.id:>6} {row.status.value:<9} {row.kind:<16} {row.from_address[:36]:<36} {trail}")
+
+
+@mail_app.command("parse")
+def mail_parse(path: Path = typer.Argument(..., help="A .eml file"),
+               as_kind: Optional[str] = typer.Option(None, "--as", help="entry | decision | followup"),
+               period: Optional[str] = typer.Option(None, help="YYYY-MM (default: the month of its Date)"),
+               as_json: bool = typer.Option(True, "--json/--text", help="Print one JSON object.")) -> None:
+    """Read one message with no database and no network and print what cld understands of it."""
+    import json
+
+    from workflow.mail.dryrun import parse_message
+
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raw = b""
+        result = {"kind": "unknown", "text": "", "fields": {}, "errors": [{"field": "file", "message": str(exc)}]}
+    else:
+        result = parse_message(raw, as_kind=as_kind, period=period)
+    if as_json:
+        typer.echo(json.dumps(result, ensure_ascii=False))
+    else:
+        typer.echo(json.dumps(result, ensure_ascii=False, indent=2))
+
+
+@app.command("serve")
+def serve_command(sandbox: Optional[bool] = typer.Option(None, "--sandbox/--no-sandbox",
+                                                         help="Run the local mail sandbox (default: when nothing "
+                                                              "listens on the configured SMTP port on loopback).")) -> None:
+    """Run the whole service: Celery worker and beat, the inbox watcher; Ctrl-C stops it cleanly."""
+    from workflow.serve import serve
+
+    serve(get_settings(), sandbox=sandbox, echo=typer.echo)
+
+
+@app.command("sandbox")
+def sandbox_command(smtp_port: Optional[int] = typer.Option(None, help="Default: CLD_SMTP_PORT."),
+                    imap_port: Optional[int] = typer.Option(None, help="Default: CLD_IMAP_PORT.")) -> None:
+    """Run the local mail sandbox alone: SMTP and IMAP on loopback; any address, password CLD_IMAP_PASSWORD."""
+    from workflow.sandbox import serve_forever
+
+    settings = get_settings()
+    root = settings.data_dir / "mail"
+    typer.echo(f"mail sandbox: SMTP 127.0.0.1:{smtp_port or settings.smtp_port}, "
+               f"IMAP 127.0.0.1:{imap_port or settings.imap_port}; mail kept in {root}; Ctrl-C stops")
+    serve_forever(root, smtp_port or settings.smtp_port, imap_port or settings.imap_port,
+                  password=settings.imap_password)
+
+
+def _register_optional_apps() -> None:
+    # Areas built in their own modules add their commands here.
+    try:
+        from workflow import cli_signoff
+    except ImportError:
+        return
+    for name in ("diary_app", "issues_app", "escalations_app"):
+        sub = getattr(cli_signoff, name, None)
+        if sub is not None:
+            app.add_typer(sub, name=name.removesuffix("_app"))
+
+
+_register_optional_apps()
 
 
 def main() -> None:

@@ -49,8 +49,12 @@ def close_due_periods(now: datetime | None = None, settings: Settings | None = N
     return {"closed": [r.as_dict() for r in reports]}
 
 
-def poll_inbox(settings: Settings | None = None) -> dict:
-    return {}
+def poll_inbox(settings: Settings | None = None, progress=None) -> dict:
+    """Fetch, store, process and file new mail once."""
+    from workflow import inbox
+
+    settings = settings or get_settings()
+    return inbox.poll_inbox(_factory(settings), settings, progress).as_dict()
 
 
 def run_escalations(now: datetime | None = None, settings: Settings | None = None) -> dict:

@@ -249,6 +249,8 @@ class SignoffRequest(Base):
     decided_at: Mapped[datetime | None]
     decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("employees.id"))
     decision_message_id: Mapped[int | None] = mapped_column(ForeignKey("inbound_messages.id"))
+    # The review given with SETUJU or the reasons given with REVISI, as the signer wrote them.
+    decision_note: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(default=clock.now)
 
     entry: Mapped[Entry] = relationship()
@@ -308,7 +310,10 @@ class InboundMessage(Base):
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    dedupe_key: Mapped[str] = mapped_column(String(998), unique=True)
+    # Message-ID (or the bytes' hash when there is none) of the first copy; later copies keep NULL
+    # and point at it, so a message delivered twice is stored twice and applied once.
+    dedupe_key: Mapped[str | None] = mapped_column(String(998), unique=True)
+    duplicate_of: Mapped[int | None] = mapped_column(Integer)
     message_id: Mapped[str | None] = mapped_column(String(998))
     sha256: Mapped[str] = mapped_column(String(64), index=True)
     raw: Mapped[bytes] = mapped_column(LargeBinary)

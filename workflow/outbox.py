@@ -33,6 +33,9 @@ def enqueue(session: Session, message: EmailMessage, *, kind: str, dedupe_key: s
     recipients = [address.lower() for _, address in getaddresses(
         message.get_all("To", []) + message.get_all("Cc", []) + message.get_all("Bcc", [])) if address]
     del message["Bcc"]
+    # Lets mail rules (and the demo's simulated people) tell our kinds of mail apart.
+    del message["X-CLD-Kind"]
+    message["X-CLD-Kind"] = kind
     row = OutboundMessage(message_id=message["Message-ID"].strip(), dedupe_key=dedupe_key, kind=kind,
                           recipients=recipients, subject=str(message["Subject"]),
                           raw=message.as_bytes(policy=email.policy.SMTP), employee_id=employee_id,

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-12-04 20:14:26.168281
+Create Date: 2026-12-04 20:23:28.369128
 """
 from alembic import op
 import sqlalchemy as sa
@@ -34,7 +34,8 @@ def upgrade() -> None:
 
     op.create_table('inbound_messages',
     sa.Column('id', sa.Integer(), nullable=False),
-    sa.Column('dedupe_key', sa.String(length=998), nullable=False),
+    sa.Column('dedupe_key', sa.String(length=998), nullable=True),
+    sa.Column('duplicate_of', sa.Integer(), nullable=True),
     sa.Column('message_id', sa.String(length=998), nullable=True),
     sa.Column('sha256', sa.String(length=64), nullable=False),
     sa.Column('raw', sa.LargeBinary(), nullable=False),
@@ -276,6 +277,7 @@ def upgrade() -> None:
     sa.Column('decided_at', workflow.models.UTCDateTime(timezone=True), nullable=True),
     sa.Column('decided_by_id', sa.Integer(), nullable=True),
     sa.Column('decision_message_id', sa.Integer(), nullable=True),
+    sa.Column('decision_note', sa.Text(), nullable=False),
     sa.Column('created_at', workflow.models.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['decided_by_id'], ['employees.id'], name=op.f('fk_signoff_requests_decided_by_id_employees')),
     sa.ForeignKeyConstraint(['decision_message_id'], ['inbound_messages.id'], name=op.f('fk_signoff_requests_decision_message_id_inbound_messages')),

@@ -98,7 +98,8 @@ class _Handler:
         content = envelope.original_content or b""
         loop = asyncio.get_running_loop()
         try:
-            await loop.run_in_executor(None, self.server._relay, envelope.mail_from, list(envelope.rcpt_tos), content)
+            await loop.run_in_executor(
+                None, self.server._relay, envelope.mail_from, list(envelope.rcpt_tos), content)
         except (OSError, smtplib.SMTPException) as exc:
             with self.server._lock:
                 self.server.counters.rejected += 1

@@ -1,4 +1,4 @@
-"""The local mail sandbox, exercised through the same clients the service uses: smtplib and imap-tools."""
+"""The local mail sandbox, driven by the clients the service itself uses: smtplib and imap-tools."""
 
 from __future__ import annotations
 
@@ -163,7 +163,8 @@ def test_search_understands_the_criteria_imap_tools_sends(sandbox):
         assert inbox.uids(NOT(seen=True)) == ["1", "3"]
         assert inbox.uids(OR(from_=SUPERVISOR, subject="June")) == ["2", "3"]
         assert inbox.uids(AND(subject="diary", from_=EMPLOYEE)) == ["1", "3"]
-        assert inbox.uids(A(date_gte=today, date_lt=today + datetime.timedelta(days=1))) == ["1", "2", "3"]
+        tomorrow = today + datetime.timedelta(days=1)
+        assert inbox.uids(A(date_gte=today, date_lt=tomorrow)) == ["1", "2", "3"]
         assert inbox.uids(A(text="Topik")) == ["1", "2", "3"]
         assert inbox.numbers(A(seen=False)) == ["1", "3"]
         # RFC 3501: "*" is the highest UID in use, so "4:*" still matches the last message.
@@ -175,11 +176,13 @@ def test_an_appended_message_keeps_its_flags_and_date(sandbox):
     message["From"] = SUPERVISOR
     message["Subject"] = "Drafted review"
     message.set_content("Looks good.\n")
-    sent_at = datetime.datetime(2024, 5, 3, 9, 30, tzinfo=datetime.timezone(datetime.timedelta(hours=7)))
+    jakarta = datetime.timezone(datetime.timedelta(hours=7))
+    sent_at = datetime.datetime(2024, 5, 3, 9, 30, tzinfo=jakarta)
 
     with mailbox(sandbox) as inbox:
         inbox.folder.create("Drafts")
-        typ, data = inbox.append(message.as_bytes(), "Drafts", dt=sent_at, flag_set=[MailMessageFlags.DRAFT])
+        typ, data = inbox.append(message.as_bytes(), "Drafts", dt=sent_at,
+                                 flag_set=[MailMessageFlags.DRAFT])
         inbox.folder.set("Drafts")
         [fetched] = inbox.fetch(bulk=True, mark_seen=False)
         _, internal = inbox.client.uid("FETCH", fetched.uid, "(INTERNALDATE)")
@@ -224,7 +227,8 @@ def test_uids_and_uidvalidity_survive_a_restart(tmp_path):
 
 def test_two_hundred_messages_are_fetched_in_bulk_quickly(sandbox):
     for number in range(200):
-        sandbox.store.deliver(REPLY_ADDRESS, f"Subject: Reply {number}\r\n\r\nbody {number}\r\n".encode())
+        raw = f"Subject: Reply {number}\r\n\r\nbody {number}\r\n".encode()
+        sandbox.store.deliver(REPLY_ADDRESS, raw)
 
     with mailbox(sandbox) as inbox:
         started = time.monotonic()
@@ -298,7 +302,8 @@ def test_the_server_answers_the_raw_grammar_strictly(sandbox):
         assert b"* 1 EXISTS\r\n" in selected and selected[-1].startswith(b"a5 OK [READ-WRITE]")
         say(b"a6 FETCH 1 (FLAGS BODY.PEEK[HEADER.FIELDS (SUBJECT)])\r\n")
         fetched = until_tagged(b"a6")
-        assert fetched[0] == b"* 1 FETCH (FLAGS (\\Recent \\Seen) BODY[HEADER.FIELDS (SUBJECT)] {16}\r\n"
+        assert fetched[0] == (
+            b"* 1 FETCH (FLAGS (\\Recent \\Seen) BODY[HEADER.FIELDS (SUBJECT)] {16}\r\n")
         assert fetched[1:3] == [b"Subject: raw\r\n", b"\r\n"]
         say(b'a7 STATUS "INBOX" (MESSAGES UNSEEN)\r\n')
         assert b'* STATUS "INBOX" (MESSAGES 1 UNSEEN 0)\r\n' in until_tagged(b"a7")

@@ -64,7 +64,7 @@ class FollowupStatusResult:
 
 
 def _flat(line: str) -> str:
-    return re.sub(r"\s+", " ", line.replace("’", "'").replace("*", "").replace("_", " ")).strip()
+    return re.sub(r"\s+", " ", line.replace("’", "'").replace("*", "")).strip()
 
 
 def _own_lines(text: str) -> list[str]:

@@ -14,7 +14,7 @@ import re
 import sys
 from email import utils
 
-from workflow.mail.decisions import answer_kind, parse_decision, parse_followup_status
+from workflow.mail.decisions import answer_kind, parse_decision, parse_followup_status, starts_with_answer
 from workflow.mail.extract import header_text, parse_bytes, reply_text
 from workflow.mail.forms import FieldError, labels_found, parse_entry_form, parse_needs
 from workflow.mail.screen import classify_automatic
@@ -49,10 +49,10 @@ def sent_on(msg) -> dt.date | None:
 def guess_kind(top: str, full: str) -> str | None:
     """Which kind of reply this reads as, from its own text; None when it is none of them."""
     answer = answer_kind(top)
-    entry_labels = labels_found(full) - {"needs"}
-    if answer and (not entry_labels or re.match(r"^\W*\w+\W*$", top.split("\n", 1)[0].strip())):
+    if answer and starts_with_answer(top):
         return answer
-    if entry_labels:
+    # Follow-up issues and next steps also appear in decisions, so they do not make a reply an entry.
+    if labels_found(full) - {"needs", "followups", "next_steps"}:
         return "entry"
     if "needs" in labels_found(full):
         return "needs"

@@ -42,12 +42,12 @@ ENTRY_LABELS: tuple[Label, ...] = (
     Label("needs", "Kebutuhan", "Needs"),
 )
 
-# (key, number, Indonesian, English), best first, as the legend prints them.
+# (key, number, Indonesian, English), best first, numbered as the paper diary does: 1 is best.
 RATINGS: tuple[tuple[str, int, str, str], ...] = (
-    ("very_useful", 4, "Sangat bermanfaat", "Very useful"),
-    ("fairly_useful", 3, "Cukup bermanfaat", "Fairly useful"),
-    ("ordinary", 2, "Biasa saja", "Ordinary"),
-    ("not_useful", 1, "Tidak bermanfaat", "Not useful"),
+    ("very_useful", 1, "Sangat bermanfaat", "Very useful"),
+    ("fairly_useful", 2, "Cukup bermanfaat", "Fairly useful"),
+    ("ordinary", 3, "Biasa saja", "Ordinary"),
+    ("not_useful", 4, "Tidak bermanfaat", "Not useful"),
 )
 
 REQUIRED = ("session_date", "topic", "notes", "rating")

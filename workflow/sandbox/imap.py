@@ -1,7 +1,7 @@
 """The sandbox's IMAP side: a small IMAP4rev1 server over the mail store, on its own asyncio thread.
 
 It implements what imap-tools, imaplib and a desktop client need for plain mail handling; the
-subset is listed in CAPABILITIES and in the command table at the bottom of `Session`. No TLS, no
+subset is CAPABILITIES plus the COMMANDS table below `Session`. No TLS, no AUTHENTICATE, no
 ENVELOPE, BODYSTRUCTURE or MIME part sections.
 """
 
@@ -25,7 +25,6 @@ from workflow.sandbox.store import (
     FolderExists,
     MailStore,
     NoSuchFolder,
-    normalize_address,
     normalize_folder,
 )
 
@@ -40,9 +39,11 @@ DEFAULT_MAX_LITERAL = 64 * 1024 * 1024
 
 _LITERAL_AT_END = re.compile(rb"\{(\d+)(\+?)\}\r?\n\Z")
 _LITERAL = re.compile(rb"\{(\d+)\+?\}\r\n")
+_TAG = re.compile(rb'[^\x00-\x20\x7f-\xff(){%*"\\+]+')
 _SEQUENCE_SET = re.compile(r"(\d+|\*)(:(\d+|\*))?(,(\d+|\*)(:(\d+|\*))?)*\Z")
 _BODY_ITEM = re.compile(r"(BODY(?:\.PEEK)?)\[([^\]]*)\](?:<(\d+)(?:\.(\d+))?>)?\Z", re.I)
-_INTERNALDATE = re.compile(r"\s?(\d{1,2})-([A-Za-z]{3})-(\d{4}) (\d\d):(\d\d):(\d\d) ([+-])(\d\d)(\d\d)\Z")
+_INTERNALDATE = re.compile(
+    r"\s?(\d{1,2})-([A-Za-z]{3})-(\d{4}) (\d\d):(\d\d):(\d\d) ([+-])(\d\d)(\d\d)\Z")
 
 
 class BadCommand(ValueError):
@@ -58,7 +59,7 @@ class TooBig(Exception):
 
 
 def tokenize(data: bytes) -> list:
-    """Split one command (with its literals inline) into atoms/strings (str), literals (bytes), lists."""
+    """Split a command, literals inline, into atoms and strings (str), literals (bytes), lists."""
     stack: list[list] = [[]]
     pos, end = 0, len(data)
     while pos < end:
@@ -317,7 +318,8 @@ def _search_key(queue: deque, largest_seq: int, largest_uid: int) -> Predicate:
         return lambda c: c.size > size if word == "LARGER" else c.size < size
     if word in ("BEFORE", "ON", "SINCE", "SENTBEFORE", "SENTON", "SENTSINCE"):
         day = parse_date(arg())
-        compare = {"BEFORE": date.__lt__, "ON": date.__eq__, "SINCE": date.__ge__}[word.replace("SENT", "")]
+        compare = {"BEFORE": date.__lt__, "ON": date.__eq__,
+                   "SINCE": date.__ge__}[word.removeprefix("SENT")]
         if word.startswith("SENT"):
             return lambda c: c.sent_on() is not None and compare(c.sent_on(), day)
         return lambda c: compare(c.when.date(), day)
@@ -369,7 +371,7 @@ class FetchItem:
 
     @property
     def needs_raw(self) -> bool:
-        return self.section is not None or self.name.startswith("RFC822") and self.name != "RFC822.SIZE"
+        return self.section is not None or self.name in ("RFC822", "RFC822.HEADER", "RFC822.TEXT")
 
     def body(self, raw: bytes) -> tuple[bytes, bytes]:
         """(label, content) for the sections that answer with message bytes."""
@@ -475,17 +477,20 @@ class Session:
 
     async def execute(self, data: bytes) -> bool:
         """Run one command and answer it; True when the connection should close."""
+        # Answer even a garbled command with its tag when there is one: imaplib waits for it.
+        word = data.split(b" ", 1)[0].rstrip(b"\r\n")
+        tag = word if _TAG.fullmatch(word) else b"*"
         try:
             tokens = tokenize(data)
         except BadCommand as exc:
-            self.send(f"* BAD {exc}".encode())
+            self.send(tag + f" BAD {exc}".encode())
             return False
-        if not tokens:
+        if not data.strip():
             return False
-        if len(tokens) < 2 or not all(isinstance(t, str) for t in tokens[:2]) or "+" in tokens[0]:
-            self.send(b"* BAD missing tag or command")
+        if tag == b"*" or len(tokens) < 2 or not isinstance(tokens[1], str):
+            self.send(tag + b" BAD missing tag or command")
             return False
-        tag, name, args = tokens[0].encode(), tokens[1].upper(), tokens[2:]
+        name, args = tokens[1].upper(), tokens[2:]
         is_uid = name == "UID" and bool(args) and isinstance(args[0], str)
         if is_uid:
             name, args = args[0].upper(), args[1:]
@@ -512,7 +517,7 @@ class Session:
             status, text = b"NO", "[NONEXISTENT] the folder no longer exists"
         except (IndexError, TypeError, ValueError) as exc:
             status, text = b"BAD", f"invalid arguments ({exc})"
-        except (ConnectionError, asyncio.CancelledError):
+        except ConnectionError:
             raise
         except Exception:  # noqa: BLE001 - a server bug answers NO and keeps the session
             log.exception("IMAP command %s failed", name)
@@ -702,7 +707,8 @@ class Session:
         flags, when = [], None
         for option in args[1:-1]:
             if isinstance(option, list):
-                flags = [normalize_flag(astring(f)) for f in option if astring(f).lower() != "\\recent"]
+                flags = [normalize_flag(astring(f)) for f in option
+                         if astring(f).lower() != "\\recent"]
             else:
                 when = parse_internaldate(astring(option))
         try:
@@ -774,15 +780,17 @@ class Session:
         targets = self.resolve(astring(args[0]), is_uid)
         if is_uid and not any(item.name == "UID" for item in items):
             items.insert(0, FetchItem("UID"))
-        flags = {e.uid: e for e in self.store.entries(self.address, self.folder)}
+        entries = {e.uid: e for e in self.store.entries(self.address, self.folder)}
+        needs_raw = any(item.needs_raw for item in items)
         marked: dict[int, frozenset[str]] = {}
         if not self.readonly and any(item.marks_seen for item in items):
-            unseen = [uid for _, uid in targets if uid in flags and "\\Seen" not in flags[uid].flags]
+            unseen = [uid for _, uid in targets
+                      if uid in entries and "\\Seen" not in entries[uid].flags]
             marked = self.store.store_flags(self.address, self.folder, unseen, {"\\Seen"}, "+")
         for seq, uid in targets:
-            entry = flags.get(uid)
-            raw = self.store.raw(self.address, self.folder, uid) if entry else None
-            if raw is None:
+            entry = entries.get(uid)
+            raw = self.store.raw(self.address, self.folder, uid) if entry and needs_raw else b""
+            if entry is None or raw is None:
                 continue  # expunged by another session; the client hears of it later
             current = self.flags_of(uid, marked.get(uid, entry.flags))
             parts = []

@@ -80,7 +80,7 @@ def serve_forever(root: str | Path, smtp_port: int = 2525, imap_port: int = 2143
               f"IMAP {sandbox.host}:{sandbox.imap_port} (any address, password "
               f"{sandbox.password!r}); mail kept in {sandbox.root}. Ctrl-C stops it.", flush=True)
         try:
-            while not stopping.wait(0.5):
+            while not stopping.wait(0.1):
                 pass
         except KeyboardInterrupt:
             pass

@@ -1,4 +1,4 @@
-"""The sandbox's SMTP side: aiosmtpd accepting mail for any address and delivering it to the store."""
+"""The sandbox's SMTP side: aiosmtpd accepts mail for any address and delivers it to the store."""
 
 from __future__ import annotations
 

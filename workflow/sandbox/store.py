@@ -185,12 +185,12 @@ class MailStore:
         return address
 
     def deliver(self, recipient: str, raw: bytes, mail_from: str | None = None) -> tuple[str, int]:
-        """Deliver to the recipient's INBOX as a local delivery agent would; return (address, uid)."""
+        """Deliver into the recipient's INBOX as an LDA would; return (address, uid)."""
         # Like Dovecot's LDA: Delivered-To keeps the full +detail address, which is what carries
         # the reply token; Return-Path keeps the envelope sender, which bounce screening reads.
         prefix = b""
         if mail_from is not None:
-            prefix += b"Return-Path: <" + mail_from.encode() + b">\r\n"
+            prefix += b"Return-Path: <" + mail_from.strip("<>").encode() + b">\r\n"
         prefix += b"Delivered-To: " + recipient.strip().strip("<>").encode() + b"\r\n"
         address = self.ensure_mailbox(recipient)
         return address, self.append(address, INBOX, prefix + raw)

@@ -1,0 +1,340 @@
+"""Inbound mail as a table of small named stages; each records its decision on the stored message."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from email.message import EmailMessage
+from email.utils import getaddresses, parseaddr
+
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
+
+from workflow import audit, clock, tokens
+from workflow.mail import extract, screen as screening, tokens_found, trim
+from workflow.models import (Employee, InboundMessage, InboundStatus, OutboundMessage, ReplyToken, TokenPurpose,
+                             Unit)
+from workflow.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Outcome:
+    """How a message ended: its status and a short kind ('entry', 'auto_reply', 'bad_form', ...)."""
+
+    status: InboundStatus
+    kind: str
+    note: str = ""
+
+
+@dataclass
+class Context:
+    """What the stages learn about one stored message as they run."""
+
+    session: Session
+    settings: Settings
+    row: InboundMessage
+    msg: EmailMessage | None = None
+    sender: str = ""
+    token: ReplyToken | None = None
+    person: Employee | None = None
+    unit: Unit | None = None
+    text: str = ""
+    auth_verdict: str = ""
+    trail: list[dict] = field(default_factory=list)
+
+    def note(self, stage: str, decision: str, **detail) -> None:
+        self.trail.append({"stage": stage, "decision": decision, **detail})
+
+
+Stage = Callable[[Context], Outcome | None]
+
+
+def message_key(raw: bytes, message_id: str | None) -> tuple[str, str]:
+    """(dedupe key, sha256): the Message-ID when there is one, else the hash of the bytes."""
+    digest = hashlib.sha256(raw).hexdigest()
+    return (f"mid:{message_id.strip()}" if message_id and message_id.strip() else f"sha256:{digest}"), digest
+
+
+def store_raw(session: Session, raw: bytes, *, mailbox: str | None = None, uidvalidity: int | None = None,
+              uid: int | None = None) -> InboundMessage:
+    """Store one raw message before anything else happens to it; the same IMAP UID is stored once."""
+    if uid is not None:
+        existing = session.scalar(select(InboundMessage).where(InboundMessage.mailbox == mailbox,
+                                                               InboundMessage.uidvalidity == uidvalidity,
+                                                               InboundMessage.uid == uid))
+        if existing is not None:
+            return existing
+    msg = extract.parse_bytes(raw)
+    message_id = _header(msg, "Message-ID")[:900] or None
+    key, digest = message_key(raw, message_id)
+    first = session.scalar(select(InboundMessage.id).where(InboundMessage.dedupe_key == key))
+    row = InboundMessage(dedupe_key=None if first else key, duplicate_of=first, message_id=message_id,
+                         sha256=digest, raw=raw, size=len(raw), mailbox=mailbox, uidvalidity=uidvalidity, uid=uid,
+                         from_address=_sender(msg)[:320], subject=_header(msg, "Subject")[:900],
+                         received_at=clock.now())
+    try:
+        with session.begin_nested():
+            session.add(row)
+    except IntegrityError:
+        return _store_after_race(session, row, key)
+    return row
+
+
+def _store_after_race(session: Session, row: InboundMessage, key: str) -> InboundMessage:
+    """A racing poller stored the same UID, or the first copy of this Message-ID, a moment ago."""
+    if row.uid is not None:
+        same_uid = session.scalar(select(InboundMessage).where(InboundMessage.mailbox == row.mailbox,
+                                                               InboundMessage.uidvalidity == row.uidvalidity,
+                                                               InboundMessage.uid == row.uid))
+        if same_uid is not None:
+            return same_uid
+    copy = InboundMessage(**{c: getattr(row, c) for c in (
+        "message_id", "sha256", "raw", "size", "mailbox", "uidvalidity", "uid", "from_address", "subject",
+        "received_at")}, dedupe_key=None,
+        duplicate_of=session.scalar(select(InboundMessage.id).where(InboundMessage.dedupe_key == key)))
+    session.add(copy)
+    session.flush()
+    return copy
+
+
+def _header(msg, name: str) -> str:
+    try:
+        return extract.header_text(msg, name).strip()
+    except Exception:  # a broken header must not stop the message from being stored
+        return ""
+
+
+def _sender(msg) -> str:
+    try:
+        return parseaddr(_header(msg, "From"))[1].lower()
+    except Exception:
+        return ""
+
+
+def stage_parse(ctx: Context) -> Outcome | None:
+    ctx.msg = extract.parse_bytes(ctx.row.raw)
+    ctx.sender = ctx.row.from_address
+    if len(ctx.row.raw) > ctx.settings.max_message_bytes:
+        ctx.note("parse", "too large", size=len(ctx.row.raw))
+        from workflow import diary
+
+        return diary.answer_too_large(ctx)
+    ctx.note("parse", "ok")
+    return None
+
+
+def stage_dedupe(ctx: Context) -> Outcome | None:
+    if ctx.row.duplicate_of is not None:
+        ctx.note("dedupe", "duplicate", of=ctx.row.duplicate_of)
+        return Outcome(InboundStatus.IGNORED, "duplicate", f"same message as #{ctx.row.duplicate_of}")
+    ctx.note("dedupe", "first copy")
+    return None
+
+
+def own_addresses(settings: Settings) -> list[str]:
+    return [settings.reply_address]
+
+
+def stage_screen(ctx: Context) -> Outcome | None:
+    verdict = screening.classify_automatic(ctx.msg, own_addresses(ctx.settings))
+    if verdict is None:
+        ctx.note("screen", "written by a person")
+        return None
+    ctx.note("screen", verdict.kind, reason=verdict.reason)
+    if verdict.kind == "bounce":
+        _record_bounces(ctx, verdict.bounced_recipients)
+    return Outcome(InboundStatus.IGNORED, verdict.kind, verdict.reason)
+
+
+def _record_bounces(ctx: Context, recipients: list[str]) -> None:
+    from workflow.office import employee_by_address
+
+    for address in recipients:
+        person = employee_by_address(ctx.session, address)
+        if person is not None:
+            person.bounced_at = clock.now()
+            audit.record(ctx.session, actor="inbound", subject=person, event="employee.bounced",
+                         inbound_id=ctx.row.id)
+
+
+def stage_route(ctx: Context) -> Outcome | None:
+    settings, msg = ctx.settings, ctx.msg
+    found = tokens.find(ctx.session, tokens_found.token_from_addresses(msg, settings.reply_local_part))
+    how = "reply address"
+    if found is None:
+        for message_id in tokens_found.message_ids_referenced(msg):
+            token_id = ctx.session.scalar(select(OutboundMessage.token_id).where(
+                OutboundMessage.message_id == f"<{message_id}>", OutboundMessage.token_id.is_not(None)))
+            if token_id is not None:
+                found, how = ctx.session.get(ReplyToken, token_id), "In-Reply-To/References"
+                break
+    if found is None:
+        found, how = tokens.find_by_short_code(ctx.session, tokens_found.short_code_from_subject(ctx.row.subject)), \
+            "subject code"
+    if found is None:
+        body = extract.reply_text(msg, limit=ctx.settings.max_text_chars)
+        found, how = tokens.find(ctx.session, tokens_found.token_from_body(body)), "body footer"
+    if found is None:
+        ctx.note("route", "no token")
+        from workflow import diary
+
+        return diary.answer_unrouted(ctx)
+    ctx.token = found
+    ctx.row.token_id = found.id
+    # The token itself is a secret: the trail names it by id only.
+    ctx.note("route", found.purpose.value, token_id=found.id, via=how)
+    return None
+
+
+def stage_authenticate(ctx: Context) -> Outcome | None:
+    token, sender = ctx.token, ctx.sender
+    allowed = _allowed_senders(ctx)
+    if sender not in allowed:
+        ctx.note("authenticate", "sender is not the token's owner")
+        from workflow import diary
+
+        return diary.refuse_foreign_sender(ctx)
+    verdict = _dmarc_verdict(ctx)
+    ctx.auth_verdict = f"from={sender}; {verdict or 'no trusted Authentication-Results'}"
+    if verdict and ("dmarc=fail" in verdict or "dkim=fail" in verdict):
+        ctx.note("authenticate", "authentication failed", verdict=verdict)
+        return Outcome(InboundStatus.REVIEW, "auth_failed", verdict)
+    unusable = tokens.unusable_reason(token)
+    if unusable is not None:
+        ctx.note("authenticate", f"token {unusable}")
+        from workflow import diary
+
+        return diary.answer_unusable_token(ctx, unusable)
+    ctx.note("authenticate", "ok", verdict=ctx.auth_verdict)
+    return None
+
+
+def _allowed_senders(ctx: Context) -> set[str]:
+    token = ctx.token
+    if token.owner is not None:
+        ctx.person = token.owner
+        return token.owner.addresses() if token.owner.active else set()
+    if token.owner_unit is not None:
+        ctx.unit = token.owner_unit
+        allowed = {token.owner_unit.email.lower()} if token.owner_unit.email else set()
+        if token.owner_unit.head is not None:
+            allowed |= token.owner_unit.head.addresses()
+        from workflow.office import employee_by_address
+
+        ctx.person = employee_by_address(ctx.session, ctx.sender)
+        return allowed
+    return set()
+
+
+def _dmarc_verdict(ctx: Context) -> str:
+    trusted = ctx.settings.trusted_authserv_id
+    if not trusted:
+        return ""
+    for value in ctx.msg.get_all("Authentication-Results", []) or []:
+        text = " ".join(str(value).split()).lower()
+        if text.split(";", 1)[0].strip() == trusted.lower():
+            return "; ".join(part.strip() for part in text.split(";")[1:] if part.strip())
+    return ""
+
+
+def stage_extract(ctx: Context) -> Outcome | None:
+    full = extract.reply_text(ctx.msg, limit=ctx.settings.max_text_chars)
+    ctx.text = trim.trim_reply(full)
+    ctx.note("extract", "text", chars=len(ctx.text))
+    return None
+
+
+def stage_apply(ctx: Context) -> Outcome | None:
+    from workflow import diary, followups, signoff
+
+    handler = {TokenPurpose.PROMPT: diary.apply_reply, TokenPurpose.SIGNOFF: signoff.apply_decision,
+               TokenPurpose.FOLLOWUP: followups.apply_status}[ctx.token.purpose]
+    outcome = handler(ctx)
+    ctx.note("apply", outcome.kind, status=outcome.status.value)
+    return outcome
+
+
+STAGES: list[tuple[str, Stage]] = [
+    ("parse", stage_parse),
+    ("dedupe", stage_dedupe),
+    ("screen", stage_screen),
+    ("route", stage_route),
+    ("authenticate", stage_authenticate),
+    ("extract", stage_extract),
+    ("apply", stage_apply),
+]
+
+
+def process(session: Session, settings: Settings, row: InboundMessage) -> Outcome:
+    """Run the stages over one stored message; the caller commits."""
+    ctx = Context(session, settings, row)
+    outcome = Outcome(InboundStatus.FAILED, "no stage decided")
+    for _name, stage in STAGES:
+        result = stage(ctx)
+        if result is not None:
+            outcome = result
+            break
+    row.status = outcome.status
+    row.kind = outcome.kind
+    row.trail = [*(row.trail or []), *ctx.trail]
+    row.processed_at = clock.now()
+    audit.record(session, actor="inbound", subject=row, event=f"inbound.{outcome.kind}", to_state=outcome.status.value)
+    return outcome
+
+
+def process_stored(factory: sessionmaker, settings: Settings, row_id: int) -> InboundStatus:
+    """Process one stored message in its own transaction; a crash of ours is recorded, never lost."""
+    with factory() as session:
+        # The claim: only one worker's UPDATE matches a stored row; the others wait on its lock, then see
+        # it processed and leave it alone. A crash rolls the claim back with everything else.
+        claimed = session.execute(update(InboundMessage).where(InboundMessage.id == row_id,
+                                                                InboundMessage.status == InboundStatus.STORED)
+                                  .values(attempts=InboundMessage.attempts + 1)
+                                  .execution_options(synchronize_session=False)).rowcount
+        if claimed != 1:
+            session.rollback()
+            return session.scalar(select(InboundMessage.status).where(InboundMessage.id == row_id)) \
+                or InboundStatus.FAILED
+        row = session.get(InboundMessage, row_id, populate_existing=True)
+        try:
+            outcome = process(session, settings, row)
+            session.commit()
+            log.info("inbound %s: %s (%s)", row_id, outcome.status.value, outcome.kind)
+            return outcome.status
+        except Exception:
+            session.rollback()
+            error = traceback.format_exc()
+            log.exception("inbound %s: system error; kept in CLD/Failed for `cld inbox retry %s`", row_id, row_id)
+    with factory() as session:
+        row = session.get(InboundMessage, row_id)
+        row.status = InboundStatus.FAILED
+        row.kind = "system_error"
+        row.error = error[-20000:]
+        row.processed_at = clock.now()
+        session.commit()
+    return InboundStatus.FAILED
+
+
+def retry(factory: sessionmaker, settings: Settings, row_id: int) -> InboundStatus:
+    """Run a failed message through the stages again (`cld inbox retry ID`)."""
+    with factory() as session:
+        row = session.get(InboundMessage, row_id)
+        if row is None:
+            raise LookupError(f"no inbound message {row_id}")
+        if row.status not in (InboundStatus.FAILED, InboundStatus.REVIEW):
+            raise ValueError(f"inbound message {row_id} is {row.status.value}, not failed or in review")
+        row.status = InboundStatus.STORED
+        row.trail = [*(row.trail or []), {"stage": "retry", "decision": "requested", "at": clock.now().isoformat()}]
+        session.commit()
+    return process_stored(factory, settings, row_id)
+
+
+def recipients_of(msg) -> list[str]:
+    """Every address the message was sent to."""
+    return [a.lower() for _, a in getaddresses(msg.get_all("To", []) + msg.get_all("Cc", [])) if a]
