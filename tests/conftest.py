@@ -21,7 +21,8 @@ pytest_plugins = ["tests.support.mailservers"]
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"
 PG_SERVER = os.environ.get("CLD_TEST_PG_SERVER", "postgresql+psycopg://postgres@127.0.0.1:5432")
-PG_DATABASE = os.environ.get("CLD_TEST_PG_DATABASE", "cld_test")
+# One database per test run, so runs side by side (developers, helpers, CI) never drop each other's.
+PG_DATABASE = os.environ.get("CLD_TEST_PG_DATABASE", f"cld_test_{os.getpid()}")
 REDIS_URL = os.environ.get("CLD_TEST_REDIS_URL", "redis://127.0.0.1:6379/14")
 
 
@@ -41,7 +42,11 @@ def pg_url() -> str:
     engine = make_engine(url)
     upgrade(engine)
     engine.dispose()
-    return url
+    yield url
+    admin = make_engine(f"{PG_SERVER}/postgres").execution_options(isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'DROP DATABASE IF EXISTS "{PG_DATABASE}" WITH (FORCE)'))
+    admin.dispose()
 
 
 @pytest.fixture(scope="session")

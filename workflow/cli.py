@@ -42,6 +42,9 @@ def _startup(verbose: bool = typer.Option(False, "--verbose", "-v", help="Log at
         fail(str(exc), 2)
     logging.basicConfig(level=logging.DEBUG if verbose else settings.log_level.upper(),
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    # Library chatter (every SMTP command, every migration plugin) is not news for an operator.
+    for noisy in ("mail.log", "alembic", "aiosmtpd"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
 def engine():
@@ -293,19 +296,30 @@ def sandbox_command(smtp_port: Optional[int] = typer.Option(None, help="Default:
                   password=settings.imap_password)
 
 
-def _register_optional_apps() -> None:
-    # Areas built in their own modules add their commands here.
-    try:
-        from workflow import cli_signoff
-    except ImportError:
-        return
-    for name in ("diary_app", "issues_app", "escalations_app"):
-        sub = getattr(cli_signoff, name, None)
-        if sub is not None:
-            app.add_typer(sub, name=name.removesuffix("_app"))
+@app.command("demo")
+def demo_command(folder: Path = typer.Option(Path("var/demo"), "--dir", help="Where the demo keeps its data "
+                                                                            "(wiped first).")) -> None:
+    """Walk one month through the real service on the embedded default, with simulated people."""
+    from workflow import demo
+
+    result = demo.run(folder.resolve(), echo=typer.echo)
+    if result["problems"]:
+        fail(f"the demo saw {len(result['problems'])} problem(s): " + "; ".join(result["problems"]))
 
 
-_register_optional_apps()
+def _register_area_apps() -> None:
+    # Each area keeps its commands in its own module; they are gathered here.
+    from workflow.cli_reports import export_command, report_app
+    from workflow.cli_signoff import diary_app, escalations_app, issues_app
+
+    diary_app.command("export")(export_command)
+    app.add_typer(diary_app, name="diary")
+    app.add_typer(issues_app, name="issues")
+    app.add_typer(escalations_app, name="escalations")
+    app.add_typer(report_app, name="report")
+
+
+_register_area_apps()
 
 
 def main() -> None:

@@ -6,7 +6,7 @@ import re
 from datetime import date, timedelta
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, object_session
 
 from workflow import audit, clock, replies, tokens
 from workflow.inbound import Context, Outcome
@@ -126,6 +126,7 @@ def issue_view(settings: Settings, issue: FollowUp) -> dict:
         "unit_as_written": issue.unit_as_written if issue.unit_as_written
         and issue.unit_as_written.lower() != issue.unit.name.lower() else "",
         "employee_name": issue.employee.name, "source": issue.source,
+        "raised_by_name": _raised_by(issue).name,
         "topic": entry.topic if entry else "-",
         "session_date_id": format_date(entry.session_date, "id") if entry else "-",
         "session_date_en": format_date(entry.session_date, "en") if entry else "-",
@@ -135,6 +136,10 @@ def issue_view(settings: Settings, issue: FollowUp) -> dict:
         "days_overdue": max(office_calendar(settings).working_days_between(issue.deadline, today), 0),
         "state": issue.state.value,
     }
+
+
+def _raised_by(issue: FollowUp) -> Employee:
+    return object_session(issue).get(Employee, issue.raised_by_id)
 
 
 def send_to_unit(session: Session, settings: Settings, issue: FollowUp, kind: str, *, dedupe: str,
@@ -149,15 +154,19 @@ def send_to_unit(session: Session, settings: Settings, issue: FollowUp, kind: st
         audit.record(session, actor="followups", subject=issue, event="followup.no_recipient", kind=kind)
         return False
     address, name, lang = recipient
+    context = {**issue_view(settings, issue), **answer_links(settings, token, issue), "recipient_name": name, **extra}
+    replies.notify_address(session, settings, address, kind, context, dedupe=dedupe, lang=lang,
+                           reply_to=settings.reply_address_for(token.token), token_id=token.id, name=name)
+    return True
+
+
+def answer_links(settings: Settings, token: ReplyToken, issue: FollowUp) -> dict:
+    """The reply address, codes and one-click PROSES / SELESAI mailto: links for a unit's token."""
     reply_to = settings.reply_address_for(token.token)
     subject = f"Re: [CLD-{token.short_code}] {issue.unit.name}"
-    context = {**issue_view(settings, issue), "recipient_name": name, "short_code": token.short_code,
-               "reply_code": token.token, "reply_address": reply_to,
-               "progress_href": mailto(reply_to, subject, "PROSES\nTarget: \n"),
-               "resolved_href": mailto(reply_to, subject, "SELESAI\n"), **extra}
-    replies.notify_address(session, settings, address, kind, context, dedupe=dedupe, lang=lang, reply_to=reply_to,
-                           token_id=token.id, name=name)
-    return True
+    return {"short_code": token.short_code, "reply_code": token.token, "reply_address": reply_to,
+            "progress_href": mailto(reply_to, subject, "PROSES\nTarget: \n"),
+            "resolved_href": mailto(reply_to, subject, "SELESAI\n")}
 
 
 def apply_status(ctx: Context) -> Outcome:
@@ -241,6 +250,6 @@ def _answer(ctx: Context, issue: FollowUp, kind: str, **extra) -> None:
     token = ctx.token
     lang = ctx.person.language.value if ctx.person else "id"
     replies.answer(ctx.session, ctx.settings, ctx.row, kind,
-                   {**issue_view(ctx.settings, issue), "short_code": token.short_code, "reply_code": token.token,
+                   {**issue_view(ctx.settings, issue), **answer_links(ctx.settings, token, issue),
                     "already_resolved": False, "errors": [], **extra},
                    lang=lang, reply_to=ctx.settings.reply_address_for(token.token))

@@ -38,14 +38,18 @@ def flush_outbox(settings: Settings | None = None, progress=None) -> dict:
 
 def close_period(period: str, settings: Settings | None = None) -> dict:
     """Close one period: missed sessions recorded, supervisors told."""
+    from workflow import digest
+
     settings = settings or get_settings()
-    return prompts.close_period(_factory(settings), settings, period).as_dict()
+    return prompts.close_period(_factory(settings), settings, period, on_close=digest.on_close(settings)).as_dict()
 
 
 def close_due_periods(now: datetime | None = None, settings: Settings | None = None) -> dict:
     """Close every finished period."""
+    from workflow import digest
+
     settings = settings or get_settings()
-    reports = prompts.close_due_periods(_factory(settings), settings, now)
+    reports = prompts.close_due_periods(_factory(settings), settings, now, on_close=digest.on_close(settings))
     return {"closed": [r.as_dict() for r in reports]}
 
 
@@ -58,4 +62,8 @@ def poll_inbox(settings: Settings | None = None, progress=None) -> dict:
 
 
 def run_escalations(now: datetime | None = None, settings: Settings | None = None) -> dict:
-    return {}
+    """Both ladders: pending sign-offs and overdue follow-up issues."""
+    from workflow import escalations
+
+    settings = settings or get_settings()
+    return escalations.run(_factory(settings), settings, now or clock.now())

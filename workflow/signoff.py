@@ -104,14 +104,19 @@ def send_request(session: Session, settings: Settings, request: SignoffRequest, 
                  token: ReplyToken, *, dedupe: str, kind: str = "signoff_request", **extra) -> None:
     """Queue the request (or an escalated copy) to `person`, who answers through `token`."""
     entry = request.entry
+    context = {**entry_view(session, settings, entry), **answer_links(settings, token, entry), "person_name": person.name,
+               "previous_reasons": previous_reasons(session, entry), **extra}
+    replies.notify(session, settings, person, kind, context, dedupe=dedupe,
+                   reply_to=settings.reply_address_for(token.token), token_id=token.id)
+
+
+def answer_links(settings: Settings, token: ReplyToken, entry: Entry) -> dict:
+    """The reply address, codes and one-click SETUJU / REVISI mailto: links for a decision token."""
     reply_to = settings.reply_address_for(token.token)
     subject = f"Re: [CLD-{token.short_code}] {entry.employee.name}"
-    context = {**entry_view(session, settings, entry), "person_name": person.name, "short_code": token.short_code,
-               "reply_code": token.token, "reply_address": reply_to,
-               "approve_href": mailto(reply_to, subject, "SETUJU\n\n" + "\n".join(ANSWER_LABELS) + "\n"),
-               "revise_href": mailto(reply_to, subject, "REVISI\n\nAlasan / Reasons: \n"),
-               "previous_reasons": previous_reasons(session, entry), **extra}
-    replies.notify(session, settings, person, kind, context, dedupe=dedupe, reply_to=reply_to, token_id=token.id)
+    return {"short_code": token.short_code, "reply_code": token.token, "reply_address": reply_to,
+            "approve_href": mailto(reply_to, subject, "SETUJU\n\n" + "\n".join(ANSWER_LABELS) + "\n"),
+            "revise_href": mailto(reply_to, subject, "REVISI\n\nAlasan / Reasons: \n")}
 
 
 def previous_reasons(session: Session, entry: Entry) -> str:
@@ -165,6 +170,7 @@ def apply_decision(ctx: Context) -> Outcome:
     result = parse_decision(ctx.text)
     if result.decision is None or result.errors:
         _answer(ctx, "decision_unclear", {**entry_view(session, ctx.settings, entry),
+                                          **answer_links(ctx.settings, token, entry),
                                           "errors": [{"id": e.message_id, "en": e.message_en}
                                                      for e in result.errors],
                                           "understood": result.decision or ""}, with_token=True)
@@ -241,8 +247,8 @@ def form_values(entry: Entry) -> dict:
 def _answer(ctx: Context, kind: str, context: dict, *, with_token: bool = False) -> None:
     person, token = ctx.person, ctx.token
     extra = {"short_code": token.short_code, "reply_code": token.token} if with_token else {}
-    replies.answer(ctx.session, ctx.settings, ctx.row, kind, {"person_name": person.name if person else "", **extra,
-                                                              **context},
+    name = person.name if person else ""
+    replies.answer(ctx.session, ctx.settings, ctx.row, kind, {"person_name": name, "name": name, **extra, **context},
                    lang=person.language.value if person else "id", name=person.name if person else "",
                    reply_to=ctx.settings.reply_address_for(token.token) if with_token else None)
 

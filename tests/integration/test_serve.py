@@ -75,7 +75,7 @@ def test_serve_processes_a_reply_dropped_into_the_sandbox_and_stops_on_sigint_wi
         reply = EmailMessage()
         reply["From"] = address
         reply["To"] = parseaddr(prompt.headers["reply-to"][0])[1]
-        reply["Subject"] = f"Re: {prompt.subject}"
+        reply["Subject"] = "Re: " + " ".join(prompt.subject.split())
         reply.set_content(f"Tanggal sesi / Session date: {today.strftime('%d/%m/%Y')}\n"
                           "Durasi (menit) / Duration (minutes): 45\nTopik / Topic: Tata cara lelang\n"
                           "Catatan dan hasil pembelajaran / Notes and learning outcomes: Belajar banyak\n"

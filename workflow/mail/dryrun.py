@@ -74,7 +74,7 @@ def _parse(raw: bytes, as_kind: str | None, period: str | None, own_addresses) -
     full = trim_reply(text)
     kind = as_kind or guess_kind(top, full)
     today = sent_on(msg)
-    period = period or (f"{today:%Y-%m}" if today else None)
+    period = period or (f"{today.year:04d}-{today.month:02d}" if today else None)
     if kind == "entry":
         form = parse_entry_form(full, period=period, today=today)
         return _result("entry", full, form.fields, form.errors, form.warnings)

@@ -74,11 +74,10 @@ def normalise(text: str) -> str:
 def decode_bytes(data: bytes, declared: str | None) -> str:
     """Text from bytes: the declared charset, then UTF-8, then windows-1252, then Latin-1 (which never fails)."""
     declared = (declared or "").strip().strip('"').lower()
-    candidates = []
-    if declared in {"iso-8859-1", "latin-1", "latin1", "us-ascii", "ascii", "iso8859-1"}:
-        # Mail labelled Latin-1 or ASCII is in practice windows-1252 (curly quotes, en dashes).
-        candidates.append("cp1252")
-    candidates += [declared, "utf-8", "cp1252"]
+    candidates = [declared, "utf-8", "cp1252"]
+    if declared in {"iso-8859-1", "iso8859-1", "latin-1", "latin1", "l1"}:
+        # Mail labelled Latin-1 is in practice windows-1252 (curly quotes, en dashes).
+        candidates = ["cp1252", declared]
     for charset in filter(None, candidates):
         try:
             return data.decode(charset)
@@ -129,10 +128,13 @@ class _HtmlToText(HTMLParser):
         self.current: list[str] = []
         self.depth = self.hidden = self.pre = 0
         self.line_depth = 0
+        self.visible = False
 
     def handle_starttag(self, tag: str, attrs) -> None:
         if tag in self.HIDDEN:
             self.hidden += 1
+        elif tag == "br":
+            self.newline(explicit=True)
         elif tag in self.BREAKS:
             self.newline()
         if tag == "blockquote":
@@ -145,13 +147,12 @@ class _HtmlToText(HTMLParser):
             self.text(" ")
 
     def handle_startendtag(self, tag: str, attrs) -> None:
-        if tag in self.BREAKS:
-            self.newline()
+        self.handle_starttag(tag, attrs)
 
     def handle_endtag(self, tag: str) -> None:
         if tag in self.HIDDEN:
             self.hidden = max(0, self.hidden - 1)
-        elif tag in self.BREAKS:
+        elif tag in self.BREAKS and tag != "br":
             self.newline()
         if tag == "blockquote":
             self.depth = max(0, self.depth - 1)
@@ -163,23 +164,25 @@ class _HtmlToText(HTMLParser):
             return
         if self.pre:
             first, *rest = data.split("\n")
-            self.text(first)
+            self.text(first, visible=True)
             for line in rest:
-                self.newline(force=True)
-                self.text(line)
+                self.newline(explicit=True)
+                self.text(line, visible=True)
         else:
-            self.text(re.sub(r"[ \t\r\n\f]+", " ", data))
+            self.text(re.sub(r"[ \t\r\n\f]+", " ", data), visible=data.strip(" \t\r\n\f") != "")
 
-    def text(self, data: str) -> None:
-        if not self.current or not "".join(self.current).strip():
+    def text(self, data: str, visible: bool = False) -> None:
+        if not self.visible:
             self.line_depth = self.depth
+        self.visible = self.visible or visible
         self.current.append(data)
 
-    def newline(self, force: bool = False) -> None:
-        line = "".join(self.current).strip()
-        if line or force or (self.lines and self.lines[-1] != ""):
+    def newline(self, explicit: bool = False) -> None:
+        """End the current line; a block boundary adds no empty line, a <br> does."""
+        if self.visible or explicit:
+            line = normalise("".join(self.current)).strip()
             self.lines.append(_quoted(self.line_depth, line) if line else "")
-        self.current = []
+        self.current, self.visible = [], False
         self.line_depth = self.depth
 
     def result(self) -> str:

@@ -51,6 +51,7 @@ RATINGS: tuple[tuple[str, int, str, str], ...] = (
 )
 
 REQUIRED = ("session_date", "topic", "notes", "rating")
+LONGEST_SHORT_VALUE = 200  # a date, time or duration longer than this is prose, and not worth slow matching
 MAX_MINUTES = 8 * 60
 ONE_HOUR = 60
 
@@ -189,6 +190,8 @@ def _text_or_none(value: str | None) -> str | None:
 
 def parse_date(value: str) -> dt.date | None:
     """A date written as ISO, DD/MM/YYYY, DD-MM-YYYY or with a month name in Indonesian or English."""
+    if len(value) > LONGEST_SHORT_VALUE:
+        return None
     text = value.lower().replace(",", " ")
     for pattern, order in (
         (r"\b(\d{4})-(\d{1,2})-(\d{1,2})\b", "ymd"),
@@ -232,6 +235,8 @@ def _minute_of_day(hour: str, minute: str | None, half: str | None) -> int | Non
 
 def parse_time_span(value: str) -> tuple[int | None, int | None] | None:
     """(start, end) in minutes after midnight for '09.00-10.00', '9-10', 'pukul 9.30 s.d. 10.15'; None if unreadable."""
+    if len(value) > LONGEST_SHORT_VALUE:
+        return None
     found = _SPAN.fullmatch(value.strip().lower())
     if not found:
         return None
@@ -258,6 +263,8 @@ _DURATION = re.compile(
 
 def parse_duration(value: str) -> int | None:
     """Minutes from '45', '45 menit', '1 jam', '1,5 jam', '1 jam 30 menit', '90 minutes'; None if unreadable."""
+    if len(value) > LONGEST_SHORT_VALUE:
+        return None
     text = value.lower().replace(",", ".").strip().rstrip(".")
     text = re.sub(r"^(?:±|\+/-|sekitar|kurang lebih|kira-kira|approx\.?|about|around)\s*", "", text)
     found = _DURATION.fullmatch(text)
@@ -292,6 +299,9 @@ def parse_rating(value: str) -> str | None:
         lines = [line for line in lines if _squash(line) not in legend]
     text = " " + _squash(" ".join(lines)) + " "
     text = re.sub(r"\s*(?:/|dari|of|out of)\s*4\b", " ", text)
+    if re.search(r"(?<![a-z])(?:luar biasa|tidak biasa|tdk biasa|not ordinary)(?![a-z])", text):
+        # "Luar biasa" is praise ("outstanding"), not "Biasa saja": too unclear to guess which rating it means.
+        return None
     keys = set()
     for words, key in _RATING_WORDS:
         # Longest phrases first, removed once found: "tidak bermanfaat" must not also count as "bermanfaat".
@@ -326,9 +336,9 @@ def parse_followups(value: str | None) -> list[dict]:
     for item in items:
         if is_nothing(item):
             continue
-        unit = _UNIT.search(item)
+        unit = _UNIT.search(item, max(0, len(item) - 200))
         text = item[: unit.start()].strip() if unit else item
-        issues.append({"text": text, "unit": (unit[1].strip() or None) if unit else None})
+        issues.append({"text": text.strip(), "unit": (unit[1].strip() or None) if unit else None})
     return [issue for issue in issues if issue["text"]]
 
 

@@ -18,7 +18,7 @@ from workflow.settings import Settings
 TEMPLATES = Path(__file__).resolve().parent.parent.parent / "email_templates"
 LANGUAGES = ("id", "en")
 # The trimmer cuts everything below this line when it comes back quoted in a reply.
-REPLY_MARKER = "##- Tulis balasan di atas baris ini / Write your reply above this line -##"
+from workflow.mail.trim import MARKER as REPLY_MARKER  # noqa: E402
 
 
 @dataclass

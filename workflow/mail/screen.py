@@ -21,7 +21,7 @@ _OUT_OF_OFFICE = re.compile(
 _DAEMON = re.compile(r"^(?:mailer-daemon|postmaster|mail-daemon|mailerdaemon)@", re.IGNORECASE)
 _NOREPLY = re.compile(r"^(?:no-?reply|do-?not-?reply|donotreply|noreply-[^@]*|bounces?(?:[+-][^@]*)?)@",
                       re.IGNORECASE)
-_RECIPIENT = re.compile(r"^\s*(?:original|final)-recipient\s*:\s*(?:rfc822\s*;)?\s*<?([^\s<>;]+@[^\s<>;]+)>?",
+_RECIPIENT = re.compile(r"^[ \t]*(?:original|final)-recipient[ \t]*:\s*(?:rfc822\s*;)?\s*<?([^\s<>;]+@[^\s<>;]+)>?",
                         re.IGNORECASE | re.MULTILINE)
 
 
@@ -51,7 +51,7 @@ def _delivery_reports(msg: Message) -> tuple[list[str], list[str]]:
         blocks = payload if isinstance(payload, list) else []
         texts = [str(block) for block in blocks] or [payload if isinstance(payload, str) else ""]
         for text in texts:
-            actions += [a.lower() for a in re.findall(r"^\s*action\s*:\s*(\S+)", text, re.I | re.M)]
+            actions += [a.lower() for a in re.findall(r"^[ \t]*action[ \t]*:[ \t]*(\S+)", text, re.I | re.M)]
             found = {}
             for match in _RECIPIENT.finditer(text):
                 kind = "original" if match[0].strip().lower().startswith("original") else "final"

@@ -14,7 +14,7 @@ ADDRESS_HEADERS = ("To", "Cc", "Delivered-To", "X-Original-To", "Envelope-To", "
 
 _SHORT_CODE = re.compile(rf"\[\s*CLD\s*-\s*([0-9a-f]{{{SHORT_CODE_LENGTH}}})\s*\]", re.IGNORECASE)
 _FOOTER = re.compile(
-    rf"^[>\s]*(?:kode balasan|reply code)(?:\s*/\s*(?:kode balasan|reply code))?\s*[:：]\s*"
+    rf"^[> \t]*(?:kode balasan|reply code)(?:\s*/\s*(?:kode balasan|reply code))?\s*[:：]\s*"
     rf"([0-9a-f]{{{TOKEN_LENGTH}}})(?![0-9a-f])",
     re.IGNORECASE | re.MULTILINE,
 )

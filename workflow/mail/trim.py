@@ -49,8 +49,13 @@ COVERING_NOTE_LINES = 4
 COVERING_NOTE_CHARS = 300
 
 
+LONGEST_MARKER_LINE = 400
+
+
 def _is_boundary(lines: list[str], i: int) -> bool:
     line = lines[i]
+    if len(line) > LONGEST_MARKER_LINE:
+        return bool(_QUOTED.match(line))  # every other marker is a short line; long ones would be slow to test
     if _MARKER.match(line) or _QUOTED.match(line) or _ATTRIBUTION.match(line) or _ORIGINAL.match(line):
         return True
     if _DEVICE.match(line) or _SIGNATURE.match(line) or _FOOTER.match(line):
