@@ -12,7 +12,7 @@ BEAT_SCHEDULE = {
     "send-due-prompts": {"task": "cld.send_due_prompts", "schedule": crontab(minute="*/15")},
     "flush-outbox": {"task": "cld.flush_outbox", "schedule": 60.0},
     "poll-inbox": {"task": "cld.poll_inbox", "schedule": 60.0},
-    "run-escalations": {"task": "cld.run_escalations", "schedule": crontab(minute=5)},
+    "run-escalations": {"task": "cld.run_escalations", "schedule": crontab(minute="*/5")},
     "close-due-periods": {"task": "cld.close_due_periods", "schedule": crontab(hour=0, minute=30)},
 }
 

@@ -59,8 +59,6 @@ def _has_entry_content(fields: dict) -> bool:
 
 
 def _field_label(key: str) -> str:
-    if key == "duration_minutes":
-        key = "duration_minutes"
     label = next((label for label in ENTRY_LABELS if label.key == key), None)
     return label.text("id") if label else key
 
@@ -183,8 +181,10 @@ def entry_rows(entry: Entry, lang: str) -> list[tuple[str, str]]:
 
 def send_receipt(ctx: Context, entry: Entry, warnings) -> None:
     """Tell the employee what was recorded, and anything to know (e.g. over the one-hour rule)."""
+    from workflow.signoff import signer_for
+
     person = ctx.person
-    signer = person.supervisor
+    signer, _informed = signer_for(ctx.session, ctx.settings, entry)
     answer(ctx.session, ctx.settings, ctx.row, "receipt", {
         "name": person.name, "period": entry.period, "version": entry.version,
         "rows": {lang: entry_rows(entry, lang) for lang in ("id", "en")},
@@ -231,16 +231,14 @@ def _owner(token: ReplyToken) -> tuple[str, str | None, str]:
 
 def answer_unusable_token(ctx: Context, reason: str) -> Outcome:
     """An expired or already used token: the person learns why and what to do; nothing is applied."""
-    person = ctx.person
-    context = {"name": person.name if person else (ctx.unit.name if ctx.unit else ""), "reason": reason}
-    if reason == "used" and ctx.token.purpose == TokenPurpose.SIGNOFF:
+    if ctx.token.purpose == TokenPurpose.SIGNOFF:
         from workflow import signoff
 
-        context.update(signoff.already_decided_context(ctx.session, ctx.token))
-        kind = "already_decided"
-    else:
-        kind = "token_unusable"
-    answer(ctx.session, ctx.settings, ctx.row, kind, context,
+        # Sign-off has its own answers: "already decided by ...", or a fresh request when one is still due.
+        return signoff.answer_unusable(ctx, reason)
+    person = ctx.person
+    answer(ctx.session, ctx.settings, ctx.row, "token_unusable",
+           {"name": person.name if person else (ctx.unit.name if ctx.unit else ""), "reason": reason},
            lang=person.language.value if person else "id", name=person.name if person else "")
     return Outcome(InboundStatus.ANSWERED, f"token_{reason}", reason)
 

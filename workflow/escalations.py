@@ -67,7 +67,7 @@ def signoff_level_due(settings: Settings, waited: int) -> int:
 
 def followup_level_due(settings: Settings, overdue: int) -> int:
     """The follow-up rung due `overdue` working days after the deadline: 1 unit, 2 unit head, 3 head of office."""
-    step = getattr(settings, "followup_escalation_days", FOLLOWUP_STEP_DAYS)
+    step = settings.followup_escalation_days
     if overdue < 1:
         return 0
     return min(FOLLOWUP_TOP, 1 + (overdue - 1) // step)

@@ -67,6 +67,7 @@ class Settings(BaseSettings):
     signoff_escalation_days: int = Field(5, ge=1)
     mentor_signs: bool = False
     followup_deadline_days: int = Field(5, ge=1)
+    followup_escalation_days: int = Field(5, ge=1)
 
     answers_per_address_per_day: int = Field(10, ge=1)
     max_message_bytes: int = Field(30 * 1024 * 1024, ge=1024)

@@ -17,7 +17,7 @@ from workflow.mail.decisions import parse_decision
 from workflow.mail.forms import RATINGS, format_date, render_entry_form
 from workflow.models import (Employee, Entry, EntryState, FollowUp, InboundStatus, ReplyToken, Signature,
                              SignoffRequest, SignoffState, TokenPurpose)
-from workflow.office import head_of_office, office_calendar
+from workflow.office import head_of_office
 from workflow.prompts import mailto
 from workflow.settings import Settings
 

@@ -37,7 +37,7 @@ def test_the_demo_walks_every_step_of_the_month_and_writes_the_files_it_names(tm
         ("monthly report", "diary book"))]
     assert len(files) == 3 and all(f.exists() and f.stat().st_size > 1000 for f in files)
     xlsx = next(f for f in files if f.suffix == ".xlsx")
-    assert "Units" in load_workbook(xlsx).sheetnames
+    assert "Unit - Units" in load_workbook(xlsx).sheetnames
     pdf = next(f for f in files if f.suffix == ".pdf")
     assert len(PdfReader(pdf).pages) >= 3
     assert elapsed < 120

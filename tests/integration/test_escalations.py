@@ -13,8 +13,7 @@ from tests.support.diary_rows import make_entry, person, request_of, unit
 from workflow import escalations, followups, jobs
 from workflow.cli_signoff import escalations_app
 from workflow.db import session_factory
-from workflow.models import (AuditEvent, Entry, EntryState, FollowUp, OutboundMessage, ReplyToken, SignoffRequest,
-                             SignoffState)
+from workflow.models import AuditEvent, Entry, FollowUp, OutboundMessage, ReplyToken
 from workflow.office import office_calendar
 
 OPENED = date(2026, 12, 4)

@@ -112,12 +112,13 @@ def _words(name: str) -> str:
 def _label_pattern(label: Label) -> re.Pattern:
     names = sorted({label.id, label.en, *label.aliases}, key=len, reverse=True)
     name = "(?:" + "|".join(_words(n) for n in names) + ")"
+    # Lines are matched with their whitespace collapsed (see match_label), so single optional spaces suffice.
     return re.compile(
-        r"^[ \t]*(?:(?:[-•*·▪◦–]|\d{1,2}[.)])[ \t]+)?"  # a bullet or a number
-        r"[*_]{0,2}[ \t]*"
-        rf"(?P<first>{name})(?:[ \t]*[/|][ \t]*(?P<second>{name}))?"
-        r"[ \t]*(?:\([^()\n]*\))?"  # a hint such as "(DD/MM/YYYY)"
-        r"[ \t]*[*_]{0,2}[ \t]*(?P<colon>[:：])?[ \t]*[*_]{0,2}"
+        r"^(?:(?:[-•*·▪◦–]|\d{1,2}[.)]) )?"  # a bullet or a number
+        r"[*_]{0,2} ?"
+        rf"(?P<first>{name})(?: ?[/|] ?(?P<second>{name}))?"
+        r" ?(?:\([^()\n]*\))?"  # a hint such as "(DD/MM/YYYY)"
+        r" ?[*_]{0,2} ?(?P<colon>[:：])? ?[*_]{0,2}"
         r"(?P<value>.*)$",
         re.IGNORECASE,
     )
@@ -134,8 +135,11 @@ def _pattern(label: Label) -> re.Pattern:
 
 def match_label(line: str, labels: tuple[Label, ...] = ENTRY_LABELS) -> tuple[str, str] | None:
     """(key, value on the same line) when `line` starts a labelled field, else None."""
+    flat = re.sub(r"[ \t]+", " ", line).strip()  # also keeps long runs of spaces from slowing the match
+    if not flat[:1].isalnum() and flat[:1] not in "-•*·▪◦–_":
+        return None
     for label in labels:
-        found = _pattern(label).match(line)
+        found = _pattern(label).match(flat)
         if not found:
             continue
         # Without a colon only the full bilingual label counts, so prose lines are never mistaken for labels.

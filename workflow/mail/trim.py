@@ -84,9 +84,10 @@ def _without_closing(lines: list[str]) -> list[str]:
 
 def _tidy(lines: list[str]) -> str:
     lines = _without_closing(lines)
-    while lines and (not lines[-1].strip() or _RULE.match(lines[-1])):
-        lines = lines[:-1]
-    return "\n".join(line.rstrip() for line in lines).strip("\n")
+    end = len(lines)
+    while end and (not lines[end - 1].strip() or _RULE.match(lines[end - 1])):
+        end -= 1
+    return "\n".join(line.rstrip() for line in lines[:end]).strip("\n")
 
 
 def strip_quote_prefix(text: str) -> str:
