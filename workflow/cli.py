@@ -137,7 +137,8 @@ def prompts_send(now: Optional[str] = NOW_OPTION,
     instant = _instant(now)
     with typer.progressbar(length=0, label="prompting", file=sys.stderr, show_pos=True) as bar:
         result = jobs.send_due_prompts(instant, progress=bar.update)
-    typer.echo(f"period {result['period'] or '-'}: {result['prompted']} prompt(s), {result['reminded']} reminder(s) queued")
+    typer.echo(f"period {result['period'] or '-'}: {result['prompted']} prompt(s), {result['reminded']} reminder(s), "
+               f"{result['briefs']} brief(s) queued")
     if flush:
         sent = _flush_with_progress()
         typer.echo(f"outbox: {sent['sent']} sent, {sent['retried']} to retry, {sent['failed']} failed")

@@ -18,6 +18,7 @@ from workflow import audit, clock, followups, signoff, tokens
 from workflow.calendar import OfficeCalendar
 from workflow.mail.forms import format_date
 from workflow.models import Employee, FollowUp, FollowUpState, ReplyToken, SignoffRequest, SignoffState
+from workflow.nudges import recently_nudged
 from workflow.office import head_of_office, office_calendar
 from workflow.prompts import mailto
 from workflow.replies import notify
@@ -87,6 +88,9 @@ def remind_signers(factory: sessionmaker, settings: Settings, calendar: OfficeCa
             by_signer[signer_id].append(request_id)
     for signer_id, request_ids in by_signer.items():
         with factory() as session:
+            if recently_nudged(session, signer_id, clock.now(), settings.nudge_interval_days):
+                # One nudge a week: the requests stay due and go out together once the week has passed.
+                continue
             claimed = [request_id for request_id in request_ids if _claim_signoff(session, request_id, 0, {
                 "reminded_at": clock.now()})]
             if not claimed:

@@ -25,9 +25,13 @@ def heartbeat(value: int) -> int:
 
 
 def send_due_prompts(now: datetime | None = None, settings: Settings | None = None, progress=None) -> dict:
-    """Prompts and reminders due as of `now`."""
+    """Prompts, reminders and the supervisors' briefs due as of `now`."""
+    from workflow import briefs
+
     settings = settings or get_settings()
-    return prompts.send_due_prompts(_factory(settings), settings, now, progress).as_dict()
+    result = prompts.send_due_prompts(_factory(settings), settings, now, progress).as_dict()
+    result["briefs"] = briefs.send_due_briefs(_factory(settings), settings, now)
+    return result
 
 
 def flush_outbox(settings: Settings | None = None, progress=None) -> dict:

@@ -17,6 +17,7 @@ from workflow.appreciative import question_pair_for
 from workflow.calendar import due_prompt_period, due_reminder, label, periods_to_close
 from workflow.mail.forms import RATINGS, format_date, render_entry_form
 from workflow.mail.outbound import Envelope, build_message, render
+from workflow.nudges import recently_nudged
 from workflow.models import (Employee, Entry, FollowUp, FollowUpState, PeriodClose, Prompt, PromptState,
                              ReplyToken, TokenPurpose)
 from workflow.office import office_calendar
@@ -91,6 +92,9 @@ def send_due_reminders(factory: sessionmaker, settings: Settings, period: str, d
             Prompt.period == period, Prompt.state == PromptState.SENT,
             (Prompt.last_reminded_on.is_(None)) | (Prompt.last_reminded_on < day)).order_by(Prompt.id)).all()
         for prompt_id in due:
+            employee_id = session.scalar(select(Prompt.employee_id).where(Prompt.id == prompt_id))
+            if recently_nudged(session, employee_id, clock.now(), settings.nudge_interval_days):
+                continue  # they heard from us this week already; the weekly cap holds across flows
             claimed = session.execute(
                 update(Prompt).where(Prompt.id == prompt_id, Prompt.state == PromptState.SENT,
                                      (Prompt.last_reminded_on.is_(None)) | (Prompt.last_reminded_on < day))

@@ -62,6 +62,8 @@ class Settings(BaseSettings):
     reminder_working_days: list[int] = Field(default_factory=lambda: [10])
     reminder_days_before_end: list[int] = Field(default_factory=lambda: [3])
     token_days: int = Field(45, ge=1)
+    brief_hour: int = Field(13, ge=0, le=23)
+    nudge_interval_days: int = Field(7, ge=0)
 
     signoff_reminder_days: int = Field(3, ge=1)
     signoff_escalation_days: int = Field(5, ge=1)

@@ -22,6 +22,8 @@ FOLLOWUP_TOKEN = "a1b2c3d4e5f60718293a4b5c6d7e8f90"
 
 @dataclass(frozen=True)
 class Person:
+    """Someone who sends or receives mail in the corpus."""
+
     name: str
     address: str
 

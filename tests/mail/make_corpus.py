@@ -66,6 +66,7 @@ CASES: list[dict] = []
 
 
 def case(folder: str, name: str, raw: bytes, expect: dict, args: dict | None = None) -> None:
+    """Register one fixture: where it goes, its bytes, and what the parser must make of it."""
     CASES.append({"folder": folder, "name": name, "raw": raw, "expect": expect, "args": args})
 
 
@@ -73,7 +74,6 @@ def reply(sender: Person, original, text: str, date: str, mid: str, **more) -> R
     return Reply(sender, original, text, date, mid, **more)
 
 
-# --- entries ---------------------------------------------------------------------------------------
 
 case("entry", "outlook_desktop_en", outlook(reply(
     BUDI, prompt_to(BUDI), "Dear CLD team,\n\nPlease find my notes below.\n\n" + FULL_FORM + "\n\nRegards,\nBudi",
@@ -414,7 +414,6 @@ case("entry", "gmail_bold_bullets", gmail(reply(
                     {"text": "Formulir rekonsiliasi versi lama masih dipakai", "unit": "Seksi Kepatuhan Internal"},
                     {"text": "Jadwal rekonsiliasi bentrok dengan lelang", "unit": "Seksi Pelayanan Lelang"}]}})
 
-# --- decisions -------------------------------------------------------------------------------------
 
 case("decision", "outlook_id_setuju_review", outlook(reply(
     RATNA, signoff_to(RATNA, BUDI), """SETUJU
@@ -487,7 +486,6 @@ case("decision", "gmail_setuju_atau_revisi", gmail(reply(
     "Sat, 5 Dec 2026 10:00:00 +0700", "<CARatnaRagu1QwErTyUiOpAsDfGhJk@mail.gmail.example>"), locale="id"),
     {"kind": "decision", "errors": ["decision"], "warnings": [], "fields": {"decision": None}})
 
-# --- follow-up status ------------------------------------------------------------------------------
 
 case("followup", "outlook_id_proses_target", outlook(reply(
     UMUM, followup_to(UMUM), """PROSES
@@ -513,7 +511,6 @@ case("followup", "iphone_belum_selesai", iphone(reply(
     "Tue, 8 Dec 2026 09:00:00 +0700", "<99887766-5544-4332-8110-FFEEDDCCBBAA@office.example>"), locale="id"),
     {"kind": "followup", "errors": ["status"], "warnings": [], "fields": {"status": None}})
 
-# --- needs -----------------------------------------------------------------------------------------
 
 case("needs", "gmail_needs_only", gmail(reply(
     NUR, prompt_to(NUR), "Kebutuhan / Needs: Pelatihan aplikasi lelang dan buku panduan penilaian.\n\nTerima kasih",
@@ -521,7 +518,6 @@ case("needs", "gmail_needs_only", gmail(reply(
     {"kind": "needs", "errors": [], "warnings": [],
      "fields": {"needs": "Pelatihan aplikasi lelang dan buku panduan penilaian."}})
 
-# --- automatic mail --------------------------------------------------------------------------------
 
 
 def auto_reply_outlook(sender: Person, subject_prefix: str, text: str, date: str, mid: str, lang: str) -> bytes:
@@ -731,7 +727,6 @@ Content-Type: text/plain; charset=utf-8
     {"kind": "bounce", "errors": [], "warnings": [],
      "fields": {"screened_as": "bounce", "bounced_recipients": ["lia.kusumawati@mail.example.test"]}})
 
-# --- not understood --------------------------------------------------------------------------------
 
 _fwd_prompt = prompt_to(HENDRA)
 case("unknown", "gmail_forwarded_prompt", gmail(

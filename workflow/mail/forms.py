@@ -136,7 +136,7 @@ def _pattern(label: Label) -> re.Pattern:
 def match_label(line: str, labels: tuple[Label, ...] = ENTRY_LABELS) -> tuple[str, str] | None:
     """(key, value on the same line) when `line` starts a labelled field, else None."""
     flat = re.sub(r"[ \t]+", " ", line).strip()  # also keeps long runs of spaces from slowing the match
-    if not flat[:1].isalnum() and flat[:1] not in "-•*·▪◦–_":
+    if not flat or not (flat[0].isalnum() or flat[0] in "-•*·▪◦–_"):
         return None
     for label in labels:
         found = _pattern(label).match(flat)
@@ -492,8 +492,10 @@ def parse_entry_form(text: str, *, period: str | None = None, today: dt.date | N
         result.fields[key] = _text_or_none(raw.get(key))
     result.fields["followups"] = parse_followups(raw.get("followups"))
     reported = {error.field for error in result.errors}
+    if "time" in reported:
+        reported.add("duration_minutes")  # the time error already explains why there is no duration
     for key in (*REQUIRED, "duration_minutes"):
-        if result.fields[key] is None and key not in reported and not (key == "duration_minutes" and "time" in reported):
+        if result.fields[key] is None and key not in reported:
             result.errors.append(FieldError(key, *_MISSING[key]))
     return result
 
