@@ -29,7 +29,7 @@ from workflow.settings import load_settings, use_settings
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 JAKARTA = ZoneInfo("Asia/Jakarta")
 SHORT_MONTHS = ("Jan", "Feb", "Mar", "Apr", "Mei", "Jun", "Jul", "Agu", "Sep", "Okt", "Nov", "Des")
-STEPS = 14
+STEPS = 17
 
 
 def free_port() -> int:
@@ -181,6 +181,12 @@ def _month(office: Office) -> dict:
            f"{english} English); {sent['sent']} delivered")
     t.check(result["prompted"] == len(staff), "every staff member gets one prompt")
 
+    office.at("2026-12-01 13:00")
+    briefs = jobs.send_due_prompts()["briefs"]
+    jobs.flush_outbox()
+    t.step(f"{briefs} supervisors get their team brief: last sessions, next steps, rating trend, "
+           "an Appreciative Inquiry guide")
+
     office.at("2026-12-02 09:30")
     needy = staff[-1]
     [prompt] = office.inbox(needy.email, "prompt")
@@ -232,22 +238,46 @@ def _month(office: Office) -> dict:
 
     office.at("2026-12-07 09:00")
     approved = 0
-    revision_sent = False
+    revision_sent = unclear_sent = False
+    pending_person = repliers[1]
     for supervisor in {office.person(id=p.supervisor_id).email: office.person(id=p.supervisor_id)
                        for p in repliers}.values():
         for request in office.inbox(supervisor.email, "signoff_request"):
+            if pending_person.name in request.text:
+                continue  # this one stays unanswered and climbs the ladder below
             if revise_person and revise_person.name in request.text and not revision_sent:
                 office.send(people.plain_reply(request, supervisor.email,
                                                "REVISI\nMohon lengkapi tujuan pembelajaran secara lebih spesifik."))
                 revision_sent = True
+            elif not unclear_sent:
+                office.send(people.plain_reply(request, supervisor.email, "setuju?"))
+                unclear_sent = unclear_request = (supervisor, request)
             else:
                 office.send(people.plain_reply(request, supervisor.email,
                                                "SETUJU\nReviu / Review: Sesi yang baik, lanjutkan.\n"))
                 approved += 1
     office.poll()
+    supervisor, request = unclear_request
+    asked_again = office.inbox(supervisor.email, "decision_unclear")
+    t.step(f"supervisors answer their sign-off requests by reply: {approved} SETUJU, 1 REVISI; "
+           f"{supervisor.name}'s 'setuju?' is not taken as a yes")
+    t.check(len(asked_again) == 1, "an unclear decision is asked again")
+    office.send(people.plain_reply(request, supervisor.email, "SETUJU"))
+    office.poll()
+    approved += 1
     signed = office.count(Entry, Entry.state == EntryState.SIGNED)
-    t.step(f"supervisors answer their sign-off requests by reply: {signed} SETUJU, 1 REVISI")
+    t.detail(f"{supervisor.name} answers SETUJU; {signed} entries signed, 1 left waiting for its signer")
     t.check(signed == approved, "every SETUJU signs its entry")
+
+    office.at("2026-12-07 11:00")
+    victim, colleague = repliers[-1], staff[len(REPLIES) + 1]
+    [prompt] = office.inbox(victim.email, "prompt")
+    office.send(people.gmail_reply(prompt, colleague.email, people.filled_form(
+        day=3, topic="Dicatat atas nama teman", rating="1", notes="Tidak ada.")))
+    office.poll()
+    t.step(f"{colleague.name} replies to {victim.name}'s prompt from their own address: refused, "
+           f"{victim.name} is warned, nothing recorded")
+    t.check(bool(office.inbox(victim.email, "foreign_sender")), "the owner of the token is warned")
 
     office.at("2026-12-07 15:00")
     [revision] = office.inbox(revise_person.email, "revision_request") or [None]
@@ -273,13 +303,25 @@ def _month(office: Office) -> dict:
     unit_head = office.person(id=unit.head_id) if unit.head_id else head_of_office
     recipients = [(unit.email, "followup_reminder"), (unit_head.email, "followup_escalation"),
                   (head_of_office.email, "followup_escalation")]
-    for (when, what), (address, kind) in zip(ladder, recipients):
+    for index, ((when, what), (address, kind)) in enumerate(zip(ladder, recipients)):
         office.at(when)
+        if index == 0:
+            reminded = jobs.send_due_prompts()["reminded"]
+            jobs.flush_outbox()
+            t.step(f"10th working day: {reminded} people who have not replied get one reminder")
         jobs.run_escalations()
         jobs.run_escalations()  # the job runs every few minutes in production: a second run sends nothing more
         jobs.flush_outbox()
         t.step(f"follow-up issue from {issue_person.name} still open at {unit.name}: {what}")
         t.check(len(office.inbox(address, kind)) >= 1, f"{what}: {address} receives it")
+        if index == 0:
+            signer = office.person(id=pending_person.supervisor_id)
+            t.detail(f"{signer.name} is reminded of {pending_person.name}'s pending sign-off")
+            t.check(bool(office.inbox(signer.email, "signoff_reminder")), "the signer gets a sign-off reminder")
+        if index == 1:
+            above = office.person(id=office.person(id=pending_person.supervisor_id).supervisor_id)
+            t.detail(f"the pending sign-off is escalated to {above.name}, who may sign in their place")
+            t.check(bool(office.inbox(above.email, "signoff_escalation")), "the sign-off is escalated")
     office.at("2026-12-30 11:00")
     notices = office.inbox(unit.email, "followup_notice") if unit.email else []
     t.check(bool(notices), "the unit received the issue notice")

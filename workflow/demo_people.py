@@ -97,3 +97,13 @@ def plain_reply(request, sender: str, body: str) -> EmailMessage:
     quoted = "\n".join("> " + line for line in request.text.splitlines()[:40])
     msg.set_content(f"{body}\n\nOn Tue, Dec 1, 2026 CLD wrote:\n{quoted}\n")
     return msg
+
+
+def plain_reply_to_address(to: str, sender: str, subject: str, body: str) -> EmailMessage:
+    """A new message (not a reply) to the service address: no token anywhere."""
+    msg = EmailMessage()
+    msg["From"], msg["To"], msg["Subject"] = sender, to, subject
+    msg["Date"] = format_datetime(clock.now())
+    msg["Message-ID"] = make_msgid(domain=sender.split("@")[1])
+    msg.set_content(body)
+    return msg

@@ -11,7 +11,7 @@ from email.message import EmailMessage
 from email.utils import getaddresses, parseaddr
 
 from sqlalchemy import select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from workflow import audit, clock, tokens
@@ -307,8 +307,15 @@ def process_stored(factory: sessionmaker, settings: Settings, row_id: int) -> In
             session.commit()
             log.info("inbound %s: %s (%s)", row_id, outcome.status.value, outcome.kind)
             return outcome.status
-        except Exception:
+        except Exception as exc:
             session.rollback()
+            if isinstance(exc, DBAPIError) and exc.connection_invalidated:
+                # The database went away (restart, failover, pg_terminate_backend), not the message: the claim
+                # was rolled back with the rest, so it stays STORED and the next run takes it up. Marking it
+                # FAILED would have parked a good message until a person ran `cld inbox retry`.
+                log.warning("inbound %s: database connection lost (%s); left stored for the next run", row_id,
+                            type(exc.orig).__name__)
+                return InboundStatus.STORED
             error = traceback.format_exc()
             log.exception("inbound %s: system error; kept in CLD/Failed for `cld inbox retry %s`", row_id, row_id)
     with factory() as session:

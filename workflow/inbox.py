@@ -7,6 +7,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 
 from imap_tools import AND, MailMessage
+from imap_tools.errors import MailboxFolderCreateError, MailboxMoveError
 from sqlalchemy import select
 from sqlalchemy.orm import sessionmaker
 
@@ -61,7 +62,12 @@ def ensure_folders(mailbox) -> None:
     existing = {f.name for f in mailbox.folder.list()}
     for name in (PROCESSED, IGNORED, FAILED):
         if name not in existing:
-            mailbox.folder.create(name)
+            try:
+                mailbox.folder.create(name)
+            except MailboxFolderCreateError:
+                # Another poller created it a moment ago; anything else is a real problem.
+                if not mailbox.folder.exists(name):
+                    raise
 
 
 def fetch_and_store(mailbox, factory: sessionmaker, folder: str, uidvalidity: int, report: PollReport) -> list[int]:
@@ -102,6 +108,21 @@ def pending_rows(factory: sessionmaker) -> list[int]:
                                     .order_by(InboundMessage.id)))
 
 
+def _move_present(mailbox, uids: list[int], target: str) -> int:
+    """Move those of `uids` still in the folder; a racing poller may have moved some already."""
+    for _attempt in range(3):
+        present = {int(u) for u in mailbox.uids(AND(uid=",".join(map(str, uids))))} if uids else set()
+        still = [str(uid) for uid in uids if uid in present]
+        if not still:
+            return 0
+        try:
+            mailbox.move(still, target, chunks=500)
+            return len(still)
+        except MailboxMoveError:
+            continue  # some vanished between the check and the move: look again
+    raise MailboxMoveError(command_result=("NO", [b"messages kept changing under the move"]), expected="OK")
+
+
 def file_messages(mailbox, factory: sessionmaker, folder: str, uidvalidity: int) -> int:
     """Move processed messages still in the inbox to the folder their status calls for."""
     with factory() as session:
@@ -113,11 +134,7 @@ def file_messages(mailbox, factory: sessionmaker, folder: str, uidvalidity: int)
         by_folder[FOLDER_FOR[status]].append((row_id, uid))
     moved = 0
     for target, items in by_folder.items():
-        present = {int(u) for u in mailbox.uids(AND(uid=",".join(str(uid) for _, uid in items)))}
-        uids = [str(uid) for _, uid in items if uid in present]
-        if uids:
-            mailbox.move(uids, target)
-            moved += len(uids)
+        moved += _move_present(mailbox, [uid for _, uid in items], target)
         with factory() as session:
             for row_id, _uid in items:
                 session.get(InboundMessage, row_id).folder_moved_to = target

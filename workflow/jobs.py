@@ -71,3 +71,11 @@ def run_escalations(now: datetime | None = None, settings: Settings | None = Non
 
     settings = settings or get_settings()
     return escalations.run(_factory(settings), settings, now or clock.now())
+
+
+def process_inbound(row_id: int, settings: Settings | None = None) -> str:
+    """Run the stages over one stored inbound message (several workers can share a burst); its status."""
+    from workflow import inbound
+
+    settings = settings or get_settings()
+    return inbound.process_stored(_factory(settings), settings, row_id).value

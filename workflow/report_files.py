@@ -151,6 +151,11 @@ def _fill(sheet, columns: list[Column], rows: list) -> None:
     sheet.append([c.header for c in columns])
     for row in rows:
         sheet.append([c.value(row) for c in columns])
+        # openpyxl stores a string starting with "=" as a formula: a name or an issue text someone typed
+        # (=HYPERLINK(...), =cmd|...) would run when HR opens the report. It is shown as the text it is.
+        for cell in sheet[sheet.max_row]:
+            if cell.data_type == "f":
+                cell.data_type = "s"
     for index, column in enumerate(columns, start=1):
         letter = get_column_letter(index)
         sheet.column_dimensions[letter].width = column.width
@@ -203,7 +208,13 @@ def csv_zip_bytes(report: MonthlyReport) -> bytes:
 
 
 def _csv_value(value):
+    if isinstance(value, str) and _LOOKS_LIKE_FORMULA.match(value):
+        # Spreadsheets run a cell starting with = + @ (or -letter) as a formula: quote it as text (CSV injection).
+        return "'" + value
     return "" if value is None else value.isoformat() if hasattr(value, "isoformat") else value
+
+
+_LOOKS_LIKE_FORMULA = re.compile(r"[=+@\t\r]|-[^\d\s.,]")
 
 
 def json_bytes(report: MonthlyReport) -> bytes:

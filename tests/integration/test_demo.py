@@ -14,9 +14,10 @@ from tests.conftest import ROOT
 
 pytestmark = pytest.mark.slow
 
-STEPS = ["roster imported", "monthly prompts sent", "before the session", "people reply", "out-of-office",
-         "not understood", "corrects it", "SETUJU, 1 REVISI", "corrected entry", "reminder to the unit",
-         "escalated to the unit head", "escalated to the head of office", "replies SELESAI", "December closes",
+STEPS = ["roster imported", "monthly prompts sent", "team brief", "before the session", "people reply",
+         "out-of-office", "not understood", "corrects it", "SETUJU, 1 REVISI", "not taken as a yes", "refused",
+         "corrected entry", "get one reminder", "reminder to the unit", "pending sign-off",
+         "escalated to the unit head", "may sign in their place", "escalated to the head of office", "replies SELESAI", "December closes",
          "monthly report and one diary book written"]
 
 

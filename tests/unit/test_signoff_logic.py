@@ -66,7 +66,7 @@ def test_a_unit_is_found_by_its_name_its_distinctive_words_its_initials_or_its_m
 
 
 def settings_like(**values):
-    return SimpleNamespace(**{"signoff_reminder_days": 3, "signoff_escalation_days": 5, **values})
+    return SimpleNamespace(**{"signoff_reminder_days": 3, "signoff_escalation_days": 5, "followup_escalation_days": 5, **values})
 
 
 @pytest.mark.parametrize("waited, level", [(0, 0), (2, 0), (3, 1), (7, 1), (8, 2), (12, 2), (13, 3), (18, 4)])

@@ -13,12 +13,12 @@ from typing import Any
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
 from workflow import clock
+# The trimmer cuts everything below this line when it comes back quoted in a reply.
+from workflow.mail.trim import MARKER as REPLY_MARKER
 from workflow.settings import Settings
 
 TEMPLATES = Path(__file__).resolve().parent.parent.parent / "email_templates"
 LANGUAGES = ("id", "en")
-# The trimmer cuts everything below this line when it comes back quoted in a reply.
-from workflow.mail.trim import MARKER as REPLY_MARKER  # noqa: E402
 
 
 @dataclass
@@ -65,8 +65,14 @@ def language_order(lang: str) -> list[str]:
     return [lang, *(other for other in LANGUAGES if other != lang)] if lang in LANGUAGES else list(LANGUAGES)
 
 
+# Callables told of every render (kind, lang, context): how the samples in docs/emails/ are collected.
+observers: list = []
+
+
 def render(kind: str, lang: str, context: dict[str, Any]) -> Rendered:
     """Render email `kind` with both language sections, `lang` first."""
+    for observer in observers:
+        observer(kind, lang, context)
     env = environment()
     order = language_order(lang)
     sections_text, sections_html = [], []
