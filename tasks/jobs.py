@@ -35,3 +35,9 @@ def run_escalations() -> dict:
 @app.task(name="cld.close_due_periods")
 def close_due_periods() -> dict:
     return jobs.close_due_periods()
+
+
+@app.task(name="cld.process_inbound")
+def process_inbound(row_id: int) -> str:
+    """One stored message through the inbound stages; a second delivery of the task finds it claimed."""
+    return jobs.process_inbound(row_id)
