@@ -9,7 +9,7 @@ from typing import Optional
 
 import typer
 
-from workflow.settings import SettingsError, get_settings, load_settings
+from workflow.settings import SettingsError, get_settings
 
 app = typer.Typer(help="cld — Coaching & Learning Diary by email.", no_args_is_help=True, add_completion=False)
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)

@@ -97,7 +97,7 @@ def fetch_and_store(mailbox, factory: sessionmaker, folder: str, uidvalidity: in
 class RawMessage(MailMessage):
     """A fetched message that keeps the exact bytes the server sent (and skips parsing them twice)."""
 
-    def __init__(self, fetch_data: list) -> None:  # noqa: super().__init__ would parse the message
+    def __init__(self, fetch_data: list) -> None:  # no super().__init__: it would parse the message again
         self.raw_bytes, self._raw_uid_data, self._raw_flag_data = self._get_message_data_parts(fetch_data)
 
 

@@ -8,13 +8,13 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from urllib.parse import quote
 
-from sqlalchemy import and_, exists, select, update
+from sqlalchemy import exists, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from workflow import audit, clock, outbox, tokens
 from workflow.appreciative import question_pair_for
-from workflow.calendar import due_prompt_period, due_reminder, label, periods_to_close
+from workflow.calendar import due_prompt_period, due_reminder, label
 from workflow.mail.forms import RATINGS, format_date, render_entry_form
 from workflow.mail.outbound import Envelope, build_message, render
 from workflow.nudges import recently_nudged
