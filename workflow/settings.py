@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import json
 import os
 from datetime import date
 from functools import lru_cache
 from pathlib import Path
+from typing import Annotated
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, ValidationError, field_validator, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 DEFAULT_DATA_DIR = Path(os.environ.get("CLD_DATA_DIR", "var")).resolve()
 
@@ -56,11 +58,11 @@ class Settings(BaseSettings):
     hr_email: str = ""
     general_affairs_unit: str = "Subbagian Umum"
 
-    closure_dates: list[date] = Field(default_factory=list)
+    closure_dates: Annotated[list[date], NoDecode] = Field(default_factory=list)
     prompt_working_day: int = Field(1, ge=1, le=15)
     prompt_hour: int = Field(8, ge=0, le=23)
-    reminder_working_days: list[int] = Field(default_factory=lambda: [10])
-    reminder_days_before_end: list[int] = Field(default_factory=lambda: [3])
+    reminder_working_days: Annotated[list[int], NoDecode] = Field(default_factory=lambda: [10])
+    reminder_days_before_end: Annotated[list[int], NoDecode] = Field(default_factory=lambda: [3])
     token_days: int = Field(45, ge=1)
     brief_hour: int = Field(13, ge=0, le=23)
     nudge_interval_days: int = Field(7, ge=0)
@@ -92,6 +94,17 @@ class Settings(BaseSettings):
                 except OSError as exc:
                     raise ValueError(f"CLD_{name.upper()}_FILE: cannot read {path}: {exc.strerror}") from None
         return values
+
+    @field_validator("closure_dates", "reminder_working_days", "reminder_days_before_end", mode="before")
+    @classmethod
+    def _comma_list(cls, value):
+        # Operators write CLD_CLOSURE_DATES=2026-12-24,2026-12-31; JSON lists work too.
+        if isinstance(value, str):
+            text = value.strip()
+            if text.startswith("["):
+                return json.loads(text)
+            return [item.strip() for item in text.split(",") if item.strip()]
+        return value
 
     @field_validator("timezone")
     @classmethod

@@ -56,3 +56,17 @@ def test_the_command_line_stops_with_one_line_and_a_non_zero_exit_on_a_bad_setti
     assert result.stderr.strip().splitlines() == [
         "cld: invalid setting CLD_SMTP_PORT (got 'abc'): Input should be a valid integer, unable to parse string as an integer"
     ]
+
+
+def test_closure_dates_and_reminder_days_take_commas_or_json(monkeypatch):
+    monkeypatch.setenv("CLD_CLOSURE_DATES", "2026-12-24, 2026-12-31")
+    monkeypatch.setenv("CLD_REMINDER_WORKING_DAYS", "[8, 12]")
+    settings = load_settings()
+    assert [d.isoformat() for d in settings.closure_dates] == ["2026-12-24", "2026-12-31"]
+    assert settings.reminder_working_days == [8, 12]
+
+
+def test_a_bad_closure_date_names_the_variable(monkeypatch):
+    monkeypatch.setenv("CLD_CLOSURE_DATES", "2026-13-01")
+    with pytest.raises(SettingsError, match="CLD_CLOSURE_DATES"):
+        load_settings()
