@@ -318,6 +318,9 @@ def _register_area_apps() -> None:
     app.add_typer(issues_app, name="issues")
     app.add_typer(escalations_app, name="escalations")
     app.add_typer(report_app, name="report")
+    from workflow.audit_view import audit_command
+
+    app.command("audit")(audit_command)
 
 
 _register_area_apps()

@@ -10,7 +10,8 @@ from sqlalchemy import func, select
 
 from workflow import audit, clock
 from workflow.inbound import Context, Outcome
-from workflow.mail.forms import RATINGS, ENTRY_LABELS, format_date, parse_entry_form, parse_needs, render_entry_form
+from workflow.mail.forms import (ENTRY_LABELS, RATINGS, FieldError, format_date, parse_entry_form, parse_needs,
+                                 render_entry_form)
 from workflow.models import (Employee, Entry, EntryState, InboundStatus, Prompt, PromptState, ReplyToken,
                              TokenPurpose)
 from workflow.office import employee_by_address
@@ -29,6 +30,12 @@ def apply_reply(ctx: Context) -> Outcome:
     fields = result.fields
     if needs and not _has_entry_content(fields) and token.entry_id is None:
         return record_needs(ctx, prompt, needs)
+    limit = ctx.settings.max_followups_per_form
+    if len(fields["followups"]) > limit:
+        # One form cannot flood a unit's mailbox: the person is asked to keep the list short.
+        result.errors.append(FieldError(
+            "followups", f"Terlalu banyak isu tindak lanjut ({len(fields['followups'])}); paling banyak {limit} "
+            "per formulir.", f"Too many follow-up issues ({len(fields['followups'])}); at most {limit} per form."))
     if not result.ok:
         answer(ctx.session, ctx.settings, ctx.row, "form_problems", {
             "name": person.name, "period": prompt.period,
@@ -110,7 +117,8 @@ def _entry_values(ctx: Context, fields: dict) -> dict:
         end_time=time.fromisoformat(fields["end_time"]) if fields["end_time"] else None,
         duration_minutes=fields["duration_minutes"], over_hour=bool(fields["over_hour"]),
         mentor_id=mentor.id if mentor else None,
-        mentor_name=mentor.name if mentor else (fields["mentor"] or ""),
+        # The column holds 200 characters; a longer name written in the form is cut, not a system error.
+        mentor_name=(mentor.name if mentor else (fields["mentor"] or ""))[:200],
         topic=fields["topic"] or "", objectives=fields["objectives"] or "", notes=fields["notes"] or "",
         references=fields["references"] or "", rating=fields["rating"], next_steps=fields["next_steps"] or "",
         source_message_id=ctx.row.id,

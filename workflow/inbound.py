@@ -105,7 +105,9 @@ def _store_after_race(session: Session, row: InboundMessage, key: str) -> Inboun
 
 def _header(msg, name: str) -> str:
     try:
-        return extract.header_text(msg, name).strip()
+        # PostgreSQL text cannot hold NUL: one NUL in a Subject made the row unstorable, and the inbox job
+        # then failed on that message at every poll, holding up everything behind it.
+        return extract.header_text(msg, name).replace("\x00", "").strip()
     except Exception:  # a broken header must not stop the message from being stored
         return ""
 
@@ -322,7 +324,7 @@ def process_stored(factory: sessionmaker, settings: Settings, row_id: int) -> In
         row = session.get(InboundMessage, row_id)
         row.status = InboundStatus.FAILED
         row.kind = "system_error"
-        row.error = error[-20000:]
+        row.error = error[-20000:].replace("\x00", "")
         row.processed_at = clock.now()
         session.commit()
     return InboundStatus.FAILED

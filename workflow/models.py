@@ -321,7 +321,8 @@ class InboundMessage(Base):
     mailbox: Mapped[str | None] = mapped_column(String(200))
     uidvalidity: Mapped[int | None] = mapped_column(BigInteger)
     uid: Mapped[int | None] = mapped_column(BigInteger)
-    from_address: Mapped[str] = mapped_column(String(320), default="")
+    # Indexed for the per-sender answer limit (replies.answers_today).
+    from_address: Mapped[str] = mapped_column(String(320), default="", index=True)
     subject: Mapped[str] = mapped_column(String(998), default="")
     status: Mapped[InboundStatus] = mapped_column(_enum(InboundStatus), default=InboundStatus.STORED)
     kind: Mapped[str] = mapped_column(String(32), default="")
@@ -350,7 +351,7 @@ class OutboundMessage(Base):
     raw: Mapped[bytes] = mapped_column(LargeBinary)
     employee_id: Mapped[int | None] = mapped_column(ForeignKey("employees.id"))
     token_id: Mapped[int | None] = mapped_column(ForeignKey("reply_tokens.id"))
-    in_reply_to_inbound_id: Mapped[int | None] = mapped_column(ForeignKey("inbound_messages.id"))
+    in_reply_to_inbound_id: Mapped[int | None] = mapped_column(ForeignKey("inbound_messages.id"), index=True)
     state: Mapped[OutboundState] = mapped_column(_enum(OutboundState), default=OutboundState.PENDING)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime] = mapped_column(default=clock.now)

@@ -74,6 +74,7 @@ class Settings(BaseSettings):
     followup_escalation_days: int = Field(5, ge=1)
 
     answers_per_address_per_day: int = Field(10, ge=1)
+    max_followups_per_form: int = Field(10, ge=1)
     max_message_bytes: int = Field(30 * 1024 * 1024, ge=1024)
     max_text_chars: int = Field(200_000, ge=1000)
 

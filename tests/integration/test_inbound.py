@@ -140,3 +140,16 @@ def test_a_reply_routes_by_subject_code_when_the_subaddress_is_dropped(mail_offi
     clean_mail.wait_for_messages(mail_settings.reply_address, 1)
     assert poll_and_flush()["statuses"] == {"processed": 1}
     assert mail_office.scalar(select(InboundMessage.trail))[3]["via"] == "subject code"
+
+
+def test_a_form_with_too_many_follow_up_issues_is_answered_not_applied(mail_office, mail_settings, clean_mail,
+                                                                       prompted):
+    person = staff(mail_office)
+    prompt = prompted(person)
+    issues = "\n".join(f"- Isu nomor {n} [Unit: Subbagian Umum]" for n in range(mail_settings.max_followups_per_form + 1))
+    form = GOOD_FORM.replace("- Akses aplikasi lelang sering terputus [Unit: Seksi Kepatuhan Internal, Hukum dan "
+                             "Informasi]", issues)
+    clean_mail.deliver(reply_to(prompt, person.email, form), parse_to(prompt), sender=person.email)
+    clean_mail.wait_for_messages(mail_settings.reply_address, 1)
+    assert poll_and_flush()["statuses"] == {"answered": 1}
+    assert mail_office.scalar(select(func.count()).select_from(Entry)) == 0
