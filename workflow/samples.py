@@ -62,6 +62,12 @@ def _extras(office: demo.Office) -> None:
         office.send(people.plain_reply(request, signer.email, "SETUJU"))
     office.poll()
     office.at("2027-02-20 09:00")
+    waiting = staff[1]  # the demo leaves this person's sign-off pending; by now its code has expired
+    late_signer = office.person(id=waiting.supervisor_id)
+    for request in office.inbox(late_signer.email, "signoff_request"):
+        if waiting.name in request.text:
+            office.send(people.plain_reply(request, late_signer.email, "SETUJU"))
+    office.poll()
     [prompt] = office.inbox(someone.email, "prompt")
     office.send(people.gmail_reply(prompt, someone.email, "Tanggal sesi / Session date: 3 Desember 2026\n"))
     office.poll()
