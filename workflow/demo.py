@@ -347,8 +347,8 @@ def _month(office: Office) -> dict:
     t.echo(f"\ndone in {time.monotonic() - t.started:.1f} s: {office.count(Entry)} entries, "
            f"{office.count(Entry, Entry.state == EntryState.SIGNED)} signed, {ignored} auto-reply ignored, "
            f"{len(t.problems)} problem(s)")
-    t.echo(f"read anyone's mail: IMAP 127.0.0.1 (run `cld sandbox` with CLD_DATA_DIR={office.folder}), "
-           "password 'sandbox'")
+    t.echo(f"to read anyone's mail: CLD_DATA_DIR={office.folder} .venv/bin/cld sandbox, then IMAP "
+           "127.0.0.1:2143 as any address above, password 'sandbox'")
     return {"files": files, "problems": t.problems}
 
 
