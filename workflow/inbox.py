@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
+import hashlib
 import logging
 from collections import defaultdict
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from imap_tools import AND, MailMessage
 from imap_tools.errors import MailboxFolderCreateError, MailboxMoveError
-from sqlalchemy import select
+from sqlalchemy import select, text, update
 from sqlalchemy.orm import sessionmaker
 
 from workflow import inbound
+from workflow.db import insert_skipping_conflicts
 from workflow.mail.transport import open_imap
 from workflow.models import InboundMessage, InboundStatus, InboxCursor
 from workflow.settings import Settings
@@ -38,23 +43,66 @@ class PollReport:
 
 
 def poll_inbox(factory: sessionmaker, settings: Settings, progress=None) -> PollReport:
-    """Poll the service mailbox once: store everything new, process it, move it to its folder."""
+    """Poll the service mailbox once: store everything new, process it, move it to its folder.
+
+    Several pollers may run at once (the watcher, a beat tick on a worker). Processing is safe in parallel
+    (each stored message is claimed), but fetching and filing are not: two IMAP MOVEs of one message can
+    leave two copies. So one poller at a time holds the folder's lock and fetches and files; the others
+    only help process what is stored.
+    """
     report = PollReport()
-    with open_imap(settings) as mailbox:
+    with open_imap(settings) as mailbox, folder_lock(factory, settings) as leader:
         mailbox.email_message_class = RawMessage
         ensure_folders(mailbox)
         folder = settings.imap_folder
         mailbox.folder.set(folder)
         uidvalidity = int(mailbox.folder.status(folder, ["UIDVALIDITY"])["UIDVALIDITY"])
-        new_uids = fetch_and_store(mailbox, factory, folder, uidvalidity, report)
+        if leader:
+            fetch_and_store(mailbox, factory, folder, uidvalidity, report)
         for row_id in pending_rows(factory):
             status = inbound.process_stored(factory, settings, row_id)
             report.statuses[status.value] = report.statuses.get(status.value, 0) + 1
             if progress:
                 progress(1)
-        report.moved = file_messages(mailbox, factory, folder, uidvalidity)
-        log.info("inbox: %s new, %s filed, %s", len(new_uids), report.moved, report.statuses)
+        if leader:
+            report.moved = file_messages(mailbox, factory, folder, uidvalidity)
+        log.info("inbox: %s new, %s filed, %s%s", report.fetched, report.moved, report.statuses,
+                 "" if leader else " (another poller holds the folder)")
     return report
+
+
+@contextlib.contextmanager
+def folder_lock(factory: sessionmaker, settings: Settings) -> Iterator[bool]:
+    """Yield True when this poller may fetch and file the folder; the lock dies with its holder.
+
+    PostgreSQL: a session advisory lock on a connection of its own, released by the server if the
+    process dies. SQLite (one machine): an exclusive lock on a file in the data directory.
+    """
+    name = f"{settings.imap_user}@{settings.imap_host}:{settings.imap_port}/{settings.imap_folder}"
+    key = int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], "big", signed=True)
+    engine = factory.kw["bind"]
+    if engine.dialect.name == "postgresql":
+        with engine.connect() as connection:
+            held = connection.execute(text("SELECT pg_try_advisory_lock(:key)"), {"key": key}).scalar()
+            connection.commit()
+            try:
+                yield bool(held)
+            finally:
+                if held:
+                    connection.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": key})
+                    connection.commit()
+        return
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    with open(settings.data_dir / f"inbox-{key & 0xFFFFFFFF:08x}.lock", "a") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            yield False
+            return
+        try:
+            yield True
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def ensure_folders(mailbox) -> None:
@@ -73,22 +121,26 @@ def ensure_folders(mailbox) -> None:
 def fetch_and_store(mailbox, factory: sessionmaker, folder: str, uidvalidity: int, report: PollReport) -> list[int]:
     """Store every message above the cursor, one commit each, before anything else happens to it."""
     with factory() as session:
+        session.execute(insert_skipping_conflicts(session, InboxCursor)
+                        .values(mailbox=folder, uidvalidity=uidvalidity, last_uid=0)
+                        .on_conflict_do_nothing(index_elements=["mailbox"]))
         cursor = session.get(InboxCursor, folder)
-        if cursor is None or cursor.uidvalidity != uidvalidity:
+        if cursor.uidvalidity != uidvalidity:
             # A new UIDVALIDITY means old UIDs mean nothing: read the folder again (stored copies dedupe).
-            cursor = session.merge(InboxCursor(mailbox=folder, uidvalidity=uidvalidity, last_uid=0))
-            session.commit()
+            cursor.uidvalidity, cursor.last_uid = uidvalidity, 0
         last_uid = cursor.last_uid
+        session.commit()
     # `UID n:*` always includes the newest message, even below n: keep only what is really new.
     uids = sorted(int(u) for u in mailbox.uids(AND(uid=f"{last_uid + 1}:*")) if int(u) > last_uid)
     for start in range(0, len(uids), FETCH_BATCH):
         batch = uids[start:start + FETCH_BATCH]
         for message in mailbox.fetch(AND(uid=",".join(map(str, batch))), mark_seen=False, bulk=True):
+            uid = int(message.uid)
             with factory() as session:
-                inbound.store_raw(session, message.raw_bytes, mailbox=folder, uidvalidity=uidvalidity, uid=int(message.uid))
-                session.merge(InboxCursor(mailbox=folder, uidvalidity=uidvalidity,
-                                          last_uid=max(int(message.uid), last_uid)))
-                last_uid = max(int(message.uid), last_uid)
+                inbound.store_raw(session, message.raw_bytes, mailbox=folder, uidvalidity=uidvalidity, uid=uid)
+                session.execute(update(InboxCursor).where(InboxCursor.mailbox == folder,
+                                                          InboxCursor.last_uid < uid)
+                                .values(last_uid=uid).execution_options(synchronize_session=False))
                 session.commit()
             report.fetched += 1
     return uids

@@ -15,6 +15,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from workflow import clock
+from workflow.db import insert_skipping_conflicts
 from workflow.mail.transport import PermanentSendError, SmtpSender, TransientSendError
 from workflow.models import OutboundMessage, OutboundState
 from workflow.settings import Settings
@@ -22,35 +23,38 @@ from workflow.settings import Settings
 log = logging.getLogger(__name__)
 
 
-def enqueue(session: Session, message: EmailMessage, *, kind: str, dedupe_key: str | None = None,
-            employee_id: int | None = None, token_id: int | None = None,
-            in_reply_to_inbound_id: int | None = None) -> OutboundMessage:
-    """Queue `message` in the caller's transaction; a repeated `dedupe_key` returns the first one queued."""
-    if dedupe_key is not None:
-        existing = session.scalar(select(OutboundMessage).where(OutboundMessage.dedupe_key == dedupe_key))
-        if existing is not None:
-            return existing
+def outbound_row(message: EmailMessage, *, kind: str, dedupe_key: str | None = None, employee_id: int | None = None,
+                 token_id: int | None = None, in_reply_to_inbound_id: int | None = None) -> OutboundMessage:
+    """The outbox row for `message`, serialised once, as it will go on the wire."""
     recipients = [address.lower() for _, address in getaddresses(
         message.get_all("To", []) + message.get_all("Cc", []) + message.get_all("Bcc", [])) if address]
     del message["Bcc"]
     # Lets mail rules (and the demo's simulated people) tell our kinds of mail apart.
     del message["X-CLD-Kind"]
     message["X-CLD-Kind"] = kind
-    row = OutboundMessage(message_id=message["Message-ID"].strip(), dedupe_key=dedupe_key, kind=kind,
-                          recipients=recipients, subject=str(message["Subject"]),
-                          raw=message.as_bytes(policy=email.policy.SMTP), employee_id=employee_id,
-                          token_id=token_id, in_reply_to_inbound_id=in_reply_to_inbound_id,
-                          next_attempt_at=clock.now())
-    # The unique key is the backstop when two workers queue the same cause at once.
-    try:
-        with session.begin_nested():
-            session.add(row)
-    except IntegrityError:
-        existing = session.scalar(select(OutboundMessage).where(OutboundMessage.dedupe_key == dedupe_key))
-        if existing is None:
-            raise
-        return existing
-    return row
+    return OutboundMessage(message_id=message["Message-ID"].strip(), dedupe_key=dedupe_key, kind=kind,
+                           recipients=recipients, subject=str(message["Subject"]),
+                           raw=message.as_bytes(policy=email.policy.SMTP), employee_id=employee_id,
+                           token_id=token_id, in_reply_to_inbound_id=in_reply_to_inbound_id,
+                           next_attempt_at=clock.now())
+
+
+def enqueue(session: Session, message: EmailMessage, *, kind: str, dedupe_key: str | None = None,
+            employee_id: int | None = None, token_id: int | None = None,
+            in_reply_to_inbound_id: int | None = None) -> int:
+    """Queue `message` in the caller's transaction; returns its row id, or the first one queued for `dedupe_key`."""
+    row = outbound_row(message, kind=kind, dedupe_key=dedupe_key, employee_id=employee_id, token_id=token_id,
+                       in_reply_to_inbound_id=in_reply_to_inbound_id)
+    values = {column.key: getattr(row, column.key) for column in OutboundMessage.__table__.columns
+              if column.key != "id" and getattr(row, column.key) is not None}
+    # One statement: the unique dedupe key makes a second cause of the same email (a retry, a racing worker)
+    # insert nothing, instead of a look-up, a savepoint and an insert.
+    inserted = session.execute(insert_skipping_conflicts(session, OutboundMessage).values(**values)
+                               .on_conflict_do_nothing(index_elements=["dedupe_key"])
+                               .returning(OutboundMessage.id)).scalar()
+    if inserted is not None:
+        return inserted
+    return session.scalar(select(OutboundMessage.id).where(OutboundMessage.dedupe_key == dedupe_key))
 
 
 @dataclass
@@ -71,21 +75,35 @@ def _due(now: datetime):
     )
 
 
-def claim_one(session: Session, settings: Settings, exclude: set[int]) -> OutboundMessage | None:
-    """Claim the oldest due message with a lease; None when nothing is due."""
+CLAIM_BATCH = 25
+MARK_EVERY = 5
+
+
+def claim_batch(session: Session, settings: Settings, exclude: set[int], size: int = CLAIM_BATCH) -> list:
+    """Claim up to `size` due messages with a lease in one statement; [] when nothing is due.
+
+    On PostgreSQL the candidates are locked with SKIP LOCKED, so workers flushing at once take disjoint
+    batches instead of queueing behind each other; the conditional UPDATE is the backstop everywhere.
+    """
     now = clock.now()
-    candidates = session.scalars(select(OutboundMessage.id).where(_due(now), OutboundMessage.id.not_in(exclude or {0}))
-                                 .order_by(OutboundMessage.next_attempt_at, OutboundMessage.id).limit(20)).all()
-    for message_id in candidates:
-        claimed = session.execute(
-            update(OutboundMessage).where(OutboundMessage.id == message_id, _due(now))
-            .values(state=OutboundState.SENDING, lease_until=now + timedelta(seconds=settings.outbox_lease_seconds),
-                    attempts=OutboundMessage.attempts + 1)
-            .execution_options(synchronize_session=False)).rowcount
-        session.commit()
-        if claimed == 1:
-            return session.get(OutboundMessage, message_id, populate_existing=True)
-    return None
+    candidates = (select(OutboundMessage.id).where(_due(now), OutboundMessage.id.not_in(exclude or {0}))
+                  .order_by(OutboundMessage.next_attempt_at, OutboundMessage.id).limit(size))
+    if session.get_bind().dialect.name == "postgresql":
+        candidates = candidates.with_for_update(skip_locked=True)
+    rows = session.execute(
+        update(OutboundMessage).where(OutboundMessage.id.in_(candidates.scalar_subquery()), _due(now))
+        .values(state=OutboundState.SENDING, lease_until=now + timedelta(seconds=settings.outbox_lease_seconds),
+                attempts=OutboundMessage.attempts + 1)
+        .returning(OutboundMessage.id, OutboundMessage.raw, OutboundMessage.recipients, OutboundMessage.attempts)
+        .execution_options(synchronize_session=False)).all()
+    session.commit()
+    return sorted(rows, key=lambda row: row.id)
+
+
+def claim_one(session: Session, settings: Settings, exclude: set[int]):
+    """Claim the oldest due message (a batch of one); None when nothing is due."""
+    rows = claim_batch(session, settings, exclude, size=1)
+    return rows[0] if rows else None
 
 
 def backoff(settings: Settings, attempts: int) -> timedelta:
@@ -94,33 +112,50 @@ def backoff(settings: Settings, attempts: int) -> timedelta:
     return timedelta(seconds=random.uniform(ceiling / 2, ceiling))
 
 
-def send_claimed(session: Session, settings: Settings, sender: SmtpSender, row: OutboundMessage,
-                 report: FlushReport) -> None:
-    """Send one claimed row and record the outcome."""
+def send_claimed(session: Session, settings: Settings, sender: SmtpSender, row, report: FlushReport,
+                 sent: list[int]) -> str:
+    """Send one claimed row: "sent" (added to `sent`, recorded later), "retry", "failed" or "unreachable"."""
     try:
         sender.send(row.raw, settings.reply_address, list(row.recipients))
     except TransientSendError as exc:
         final = row.attempts >= settings.outbox_max_attempts
-        row.state = OutboundState.FAILED if final else OutboundState.PENDING
-        row.next_attempt_at = clock.now() + backoff(settings, row.attempts)
-        row.last_error = str(exc)[:2000]
-        row.lease_until = None
+        _record(session, row.id, state=OutboundState.FAILED if final else OutboundState.PENDING,
+                next_attempt_at=clock.now() + backoff(settings, row.attempts), last_error=str(exc)[:2000])
         report.failed += final
         report.retried += not final
         log.warning("outbox %s: %s (attempt %s)%s", row.id, exc, row.attempts, ", giving up" if final else "")
+        if final:
+            return "failed"
+        return "unreachable" if "connect" in str(exc) else "retry"
     except PermanentSendError as exc:
-        row.state = OutboundState.FAILED
-        row.last_error = str(exc)[:2000]
-        row.lease_until = None
+        _record(session, row.id, state=OutboundState.FAILED, last_error=str(exc)[:2000])
         report.failed += 1
         log.warning("outbox %s: refused for good: %s", row.id, exc)
-    else:
-        row.state = OutboundState.SENT
-        row.sent_at = clock.now()
-        row.lease_until = None
-        row.last_error = ""
-        report.sent += 1
+        return "failed"
+    sent.append(row.id)
+    report.sent += 1
+    return "sent"
+
+
+def _record(session: Session, row_id: int, **values) -> None:
+    session.execute(update(OutboundMessage).where(OutboundMessage.id == row_id)
+                    .values(lease_until=None, **values).execution_options(synchronize_session=False))
     session.commit()
+
+
+def mark_sent(session: Session, sent: list[int]) -> None:
+    """Record accepted messages as sent, a few at a time.
+
+    A crash after the server accepted a message and before this commit sends it again when its lease ends:
+    a duplicate with the same Message-ID, which mail clients fold together. Marking every few messages keeps
+    that window small without paying a commit per message.
+    """
+    if sent:
+        session.execute(update(OutboundMessage).where(OutboundMessage.id.in_(sent))
+                        .values(state=OutboundState.SENT, sent_at=clock.now(), lease_until=None, last_error="")
+                        .execution_options(synchronize_session=False))
+        session.commit()
+        sent.clear()
 
 
 def flush(factory: sessionmaker, settings: Settings, *, limit: int | None = None, progress=None) -> FlushReport:
@@ -131,20 +166,40 @@ def flush(factory: sessionmaker, settings: Settings, *, limit: int | None = None
     # sent and failed rows never match `_due`. Excluding every id tried made the NOT IN list grow with the
     # run: O(n^2) bind parameters, minutes at 100k prompts. (Benchmark finding, bench/README.md.)
     retried: set[int] = set()
+    sent: list[int] = []
     with SmtpSender(settings) as sender, factory() as session:
-        while limit is None or tried < limit:
-            row = claim_one(session, settings, retried)
-            if row is None:
+        reachable = True
+        while reachable and (limit is None or tried < limit):
+            size = CLAIM_BATCH if limit is None else min(CLAIM_BATCH, limit - tried)
+            batch = claim_batch(session, settings, retried, size=size)
+            if not batch:
                 break
-            tried += 1
-            send_claimed(session, settings, sender, row, report)
-            if row.state == OutboundState.PENDING:
-                retried.add(row.id)
-            if progress is not None:
-                progress(1)
-            if report.retried and row.state == OutboundState.PENDING and "connect" in row.last_error:
-                break  # the server is down: the rest would fail the same way; the sweeper comes back
+            for index, row in enumerate(batch):
+                tried += 1
+                outcome = send_claimed(session, settings, sender, row, report, sent)
+                if outcome in ("retry", "unreachable"):
+                    retried.add(row.id)
+                if outcome == "unreachable":
+                    # The server is down: the rest would fail the same way. Give them back now rather than
+                    # leave them leased; the sweeper tries again later.
+                    _release(session, [r.id for r in batch[index + 1:]])
+                    reachable = False
+                    break
+                if len(sent) >= MARK_EVERY:
+                    mark_sent(session, sent)
+                if progress is not None:
+                    progress(1)
+            mark_sent(session, sent)
     return report
+
+
+def _release(session: Session, ids: list[int]) -> None:
+    if ids:
+        session.execute(update(OutboundMessage).where(OutboundMessage.id.in_(ids))
+                        .values(state=OutboundState.PENDING, lease_until=None,
+                                attempts=OutboundMessage.attempts - 1)
+                        .execution_options(synchronize_session=False))
+        session.commit()
 
 
 def pending_count(session: Session) -> int:

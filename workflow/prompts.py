@@ -10,10 +10,11 @@ from urllib.parse import quote
 
 from sqlalchemy import exists, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session, selectinload, sessionmaker
 
 from workflow import audit, clock, outbox, tokens
 from workflow.appreciative import question_pair_for
+from workflow.db import insert_skipping_conflicts
 from workflow.calendar import due_prompt_period, due_reminder, label
 from workflow.mail.forms import RATINGS, format_date, render_entry_form
 from workflow.mail.outbound import Envelope, build_message, render
@@ -53,35 +54,61 @@ def send_due_prompts(factory: sessionmaker, settings: Settings, now: datetime | 
     if run.period is not None:
         with factory() as session:
             if session.get(PeriodClose, run.period) is None:
-                for employee_id in session.scalars(eligible_employees(run.period)).all():
-                    run.prompted += create_prompt(session, settings, run.period, employee_id)
+                waiting = session.scalars(eligible_employees(run.period)).all()
+                for start in range(0, len(waiting), PROMPT_BATCH):
+                    chunk = waiting[start:start + PROMPT_BATCH]
+                    run.prompted += create_prompts(session, settings, run.period, chunk)
                     if progress:
-                        progress(1)
+                        progress(len(chunk))
     run.reminder_day = due_reminder(calendar, now)
     if run.reminder_day is not None:
         run.reminded = send_due_reminders(factory, settings, calendar.period_of(now), run.reminder_day)
     return run
 
 
-def create_prompt(session: Session, settings: Settings, period: str, employee_id: int) -> bool:
-    """Create one prompt with its token and queued email, committed together; False if it already existed."""
-    try:
-        prompt = Prompt(period=period, employee_id=employee_id)
-        session.add(prompt)
-        session.flush()
-        employee = session.get(Employee, employee_id)
-        token = tokens.issue(session, TokenPurpose.PROMPT, days=settings.token_days, owner_id=employee_id,
-                             prompt_id=prompt.id)
-        message = prompt_message(session, settings, prompt, employee, token, "prompt")
-        outbox.enqueue(session, message, kind="prompt", dedupe_key=f"prompt:{prompt.id}", employee_id=employee_id,
-                       token_id=token.id)
-        audit.record(session, actor="prompts", subject=prompt, event="prompt.sent", to_state=prompt.state.value)
-        session.commit()
-    except IntegrityError:
-        # Another worker created this (period, employee) prompt first; its email is already queued.
+PROMPT_BATCH = 50
+
+
+def create_prompts(session: Session, settings: Settings, period: str, employee_ids: list[int]) -> int:
+    """Create prompts for these people with their tokens and queued emails, in one transaction.
+
+    The insert skips anyone who already has a prompt for the period (ON CONFLICT DO NOTHING on the unique
+    (period, employee) key) and returns only the rows it created, so two workers racing each create and
+    mail a disjoint set: every prompt exactly once.
+    """
+    created = session.execute(
+        insert_skipping_conflicts(session, Prompt).values([{"period": period, "employee_id": e, "state": PromptState.SENT,
+                                          "reminders_sent": 0, "created_at": clock.now()} for e in employee_ids])
+        .on_conflict_do_nothing(index_elements=["period", "employee_id"])
+        .returning(Prompt.id, Prompt.employee_id)).all()
+    if not created:
         session.rollback()
-        return False
-    return True
+        return 0
+    ids = [row.employee_id for row in created]
+    prompts = {p.id: p for p in session.scalars(select(Prompt).where(Prompt.id.in_([row.id for row in created])))}
+    people = {e.id: e for e in session.scalars(select(Employee).where(Employee.id.in_(ids))
+                                               .options(selectinload(Employee.supervisor)))}
+    # Everything the emails show is read up front: no query (and no autoflush) per person in the loop.
+    context = ChunkContext(followups=open_followups_by_employee(session, ids, settings),
+                           next_steps=last_next_steps_by_employee(session, ids, period),
+                           last_day=office_calendar(settings).nth_working_day(period, -1))
+    issued = {row.id: tokens.new_token(TokenPurpose.PROMPT, days=settings.token_days, owner_id=row.employee_id,
+                                       prompt_id=row.id) for row in created}
+    session.add_all(issued.values())
+    session.flush()
+    for row in created:
+        prompt, token = prompts[row.id], issued[row.id]
+        message = prompt_message(session, settings, prompt, people[row.employee_id], token, "prompt", context)
+        session.add(outbox.outbound_row(message, kind="prompt", dedupe_key=f"prompt:{prompt.id}",
+                                        employee_id=row.employee_id, token_id=token.id))
+        audit.record(session, actor="prompts", subject=prompt, event="prompt.sent", to_state=PromptState.SENT.value)
+    session.commit()
+    return len(created)
+
+
+def create_prompt(session: Session, settings: Settings, period: str, employee_id: int) -> bool:
+    """One person's prompt (see create_prompts); False if it already existed."""
+    return create_prompts(session, settings, period, [employee_id]) == 1
 
 
 def send_due_reminders(factory: sessionmaker, settings: Settings, period: str, day: date) -> int:
@@ -116,13 +143,25 @@ def send_due_reminders(factory: sessionmaker, settings: Settings, period: str, d
     return sent
 
 
+@dataclass
+class ChunkContext:
+    """What prompt emails show, read once for a whole batch of people."""
+
+    followups: dict[int, list[dict]]
+    next_steps: dict[int, str]
+    last_day: date
+
+
 def prompt_message(session: Session, settings: Settings, prompt: Prompt, employee: Employee, token: ReplyToken,
-                   kind: str):
+                   kind: str, chunk: ChunkContext | None = None):
     """Render the prompt or reminder email for `employee`."""
+    if chunk is None:
+        chunk = ChunkContext(followups=open_followups_by_employee(session, [employee.id], settings),
+                             next_steps=last_next_steps_by_employee(session, [employee.id], prompt.period),
+                             last_day=office_calendar(settings).nth_working_day(prompt.period, -1))
     lang = employee.language.value
     supervisor = employee.supervisor
-    calendar = office_calendar(settings)
-    last_day = calendar.nth_working_day(prompt.period, -1)
+    last_day = chunk.last_day
     reply_to = settings.reply_address_for(token.token)
     subject_line = f"Re: [CLD-{token.short_code}] Sesi coaching {label(prompt.period, 'id')}"
     context = {
@@ -130,8 +169,8 @@ def prompt_message(session: Session, settings: Settings, prompt: Prompt, employe
         "supervisor_name": supervisor.name if supervisor else "-", "mentor_hint": True,
         "period": prompt.period, "short_code": token.short_code, "reply_code": token.token,
         "questions": {lang_: question_pair_for(prompt.period, lang_) for lang_ in ("id", "en")},
-        "open_followups": open_followups_of(session, employee.id, settings),
-        "last_next_steps": last_next_steps(session, employee.id, prompt.period),
+        "open_followups": chunk.followups.get(employee.id, []),
+        "last_next_steps": chunk.next_steps.get(employee.id),
         "form": render_entry_form(None, lang),
         "rating_links": rating_links(reply_to, subject_line, lang),
         "needs_href": mailto(reply_to, subject_line, "Kebutuhan / Needs: "),
@@ -156,23 +195,32 @@ def rating_links(reply_to: str, subject: str, lang: str) -> list[dict]:
     return links
 
 
-def open_followups_of(session: Session, employee_id: int, settings: Settings) -> list[dict]:
-    """The employee's unresolved follow-up issues, oldest first, for the prompt."""
-    rows = session.scalars(select(FollowUp).where(FollowUp.employee_id == employee_id,
+def open_followups_by_employee(session: Session, employee_ids: list[int], settings: Settings) -> dict[int, list[dict]]:
+    """Each person's unresolved follow-up issues, oldest first, for their prompt."""
+    rows = session.scalars(select(FollowUp).where(FollowUp.employee_id.in_(employee_ids),
                                                   FollowUp.state != FollowUpState.RESOLVED)
-                           .order_by(FollowUp.created_at)).all()
-    return [{"text": row.text, "unit": row.unit.name, "state": row.state.value,
-             "since": row.created_at.astimezone(settings.tz).date().isoformat()} for row in rows]
+                           .options(selectinload(FollowUp.unit)).order_by(FollowUp.created_at)).all()
+    found: dict[int, list[dict]] = defaultdict(list)
+    for row in rows:
+        found[row.employee_id].append({"text": row.text, "unit": row.unit.name, "state": row.state.value,
+                                       "since": row.created_at.astimezone(settings.tz).date().isoformat()})
+    return found
 
 
-def last_next_steps(session: Session, employee_id: int, period: str) -> str | None:
-    """The next steps written in the employee's most recent entry before `period`."""
-    entry = session.scalar(select(Entry).where(Entry.employee_id == employee_id, Entry.period < period)
-                           .order_by(Entry.period.desc(), Entry.session_date.desc(), Entry.id.desc()))
-    if entry is None:
-        return None
-    steps = "\n".join(s for s in (entry.next_steps, entry.reviewer_next_steps) if s)
-    return steps or None
+def last_next_steps_by_employee(session: Session, employee_ids: list[int], period: str) -> dict[int, str]:
+    """The next steps written in each person's most recent entry before `period`."""
+    entries = session.scalars(select(Entry).where(Entry.employee_id.in_(employee_ids), Entry.period < period)
+                              .order_by(Entry.employee_id, Entry.period.desc(), Entry.session_date.desc(),
+                                        Entry.id.desc())).all()
+    found: dict[int, str] = {}
+    for entry in entries:
+        if entry.employee_id not in found:
+            steps = "\n".join(s for s in (entry.next_steps, entry.reviewer_next_steps) if s)
+            if steps:
+                found[entry.employee_id] = steps
+            else:
+                found.setdefault(entry.employee_id, None)
+    return {k: v for k, v in found.items() if v}
 
 
 @dataclass

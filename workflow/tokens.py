@@ -19,15 +19,20 @@ def new_token_text() -> str:
     return secrets.token_hex(16)
 
 
+def new_token(purpose: TokenPurpose, *, days: int, one_time: bool = False, **links) -> ReplyToken:
+    """A token not yet added to a session (for creating many at once)."""
+    text = new_token_text()
+    return ReplyToken(token=text, short_code=text[:SHORT_LENGTH], purpose=purpose, one_time=one_time,
+                      expires_at=clock.now() + timedelta(days=days), **links)
+
+
 def issue(session: Session, purpose: TokenPurpose, *, days: int, one_time: bool = False, **links) -> ReplyToken:
-    """Create a token for `purpose`, linked to its owner and subject (owner=, prompt=, entry=, ...)."""
-    while True:
-        text = new_token_text()
-        # The short code travels in subjects; a collision is astronomically rare but checked anyway.
-        if session.scalar(select(ReplyToken.id).where(ReplyToken.short_code == text[:SHORT_LENGTH])) is None:
-            break
-    token = ReplyToken(token=text, short_code=text[:SHORT_LENGTH], purpose=purpose, one_time=one_time,
-                       expires_at=clock.now() + timedelta(days=days), **links)
+    """Create a token for `purpose`, linked to its owner and subject (owner_id=, prompt_id=, entry_id=, ...).
+
+    The short code (48 bits) is unique in the database; a collision is so rare that the constraint alone
+    guards it: the transaction fails and the job that wanted the token runs again with a fresh one.
+    """
+    token = new_token(purpose, days=days, one_time=one_time, **links)
     session.add(token)
     session.flush()
     return token
