@@ -16,7 +16,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from imap_tools import AND, MailBoxUnencrypted, MailMessage
+from imap_tools import AND, MailBoxUnencrypted
 from sqlalchemy import BigInteger, Column, Integer, LargeBinary, MetaData, String, Table, Text, func, insert, select
 
 from bench.env import (PASSWORD, PROMPT_DAY, REDIS_URL, REPLY_DAY, ROOT, Names, QueryCounter, Servers,
@@ -206,19 +206,13 @@ def ingest(run: Run, count: int) -> dict:
     }
 
 
-class _Raw(MailMessage):
-    """A fetched message as bytes only: the baseline parses it itself, once."""
-
-    def __init__(self, fetch_data: list) -> None:  # noqa: no parsing here
-        self.raw_bytes, self._raw_uid_data, self._raw_flag_data = self._get_message_data_parts(fetch_data)
-
-
 def bare_ingest(run: Run, folder: str = "CLD/Processed") -> dict:
     """The baseline: bulk fetch with imap-tools, stdlib parse, one Core INSERT per message, two sends per reply.
 
     It reads the very messages the service just filed, and sends the same receipt and sign-off bytes the
     service sent, to the same people, over one smtplib connection.
     """
+    from workflow import inbox
     from workflow.models import OutboundMessage
 
     table = Table("bench_bare_inbound", MetaData(), Column("id", Integer, primary_key=True),
@@ -233,7 +227,7 @@ def bare_ingest(run: Run, folder: str = "CLD/Processed") -> dict:
     run.servers.wait_for_queue()
     start = time.perf_counter()
     with MailBoxUnencrypted(run.servers.imap_host, run.servers.imap_port, timeout=60) as mailbox:
-        mailbox.email_message_class = _Raw
+        mailbox.email_message_class = inbox.RawMessage  # bytes only: the baseline parses each one itself
         mailbox.login(run.names.service, PASSWORD)
         mailbox.folder.set(folder)
         fetched = list(mailbox.fetch(AND(all=True), mark_seen=False, bulk=True))

@@ -81,6 +81,13 @@ def match_mentor(ctx: Context, written: str | None) -> Employee | None:
     wanted = _bare_name(written)
     if not wanted:
         return None
+    # A mentor is "another capable superior": look up the person's own chain of superiors first, a few
+    # rows already in the session, before any search of the whole roster.
+    chain = _superiors(ctx.person)
+    for rule in (lambda bare: bare == wanted, lambda bare: wanted in bare or bare in wanted):
+        found = [p for p in chain if rule(_bare_name(p.name))]
+        if len(found) == 1:
+            return found[0]
     # Loading every active person per reply cost O(roster) per message (about a second at 100,000 people).
     # Anyone whose bare name equals or contains `wanted` has its longest word in their lowercased name,
     # so the database narrows the exact match to a few rows; the rules below are unchanged.
@@ -101,6 +108,16 @@ def match_mentor(ctx: Context, written: str | None) -> Employee | None:
         return ctx.session.get(Employee, exact[0])
     partial = [row.id for row in people if wanted in _bare_name(row.name) or _bare_name(row.name) in wanted]
     return ctx.session.get(Employee, partial[0]) if len(partial) == 1 else None
+
+
+def _superiors(person: Employee | None) -> list[Employee]:
+    chain: list[Employee] = []
+    current = person.supervisor if person is not None else None
+    while current is not None and current not in chain and len(chain) < 20:
+        if current.active:
+            chain.append(current)
+        current = current.supervisor
+    return chain
 
 
 @functools.lru_cache(maxsize=65536)

@@ -11,7 +11,6 @@ from email.message import EmailMessage
 from email.utils import getaddresses
 
 from sqlalchemy import or_, select, update
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from workflow import clock
