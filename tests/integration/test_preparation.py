@@ -1,9 +1,10 @@
 """Preparation and continuity: needs before the session, next steps carried forward, the supervisor's brief."""
 
+import time
 from datetime import date
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from tests.support.diary_rows import make_entry, person
 from tests.support.replies import GOOD_FORM, reply_to
@@ -17,9 +18,14 @@ def kind_of(message):
     return message.headers.get("x-cld-kind", ("",))[0]
 
 
-def mail_of(clean_mail, address, kind, count=1):
-    found = [m for m in clean_mail.wait_for_messages(address, count) if kind_of(m) == kind]
-    return found
+def mail_of(clean_mail, address, kind, timeout=10):
+    """The messages of one kind in a mailbox, waiting until at least one has arrived."""
+    deadline = time.monotonic() + timeout
+    while True:
+        found = [m for m in clean_mail.read_messages(address) if kind_of(m) == kind]
+        if found or time.monotonic() > deadline:
+            return found
+        time.sleep(0.05)
 
 
 def november_entry(session, member, topic):
@@ -60,7 +66,7 @@ def test_a_needs_reply_reaches_the_supervisor_at_once_and_appears_in_the_brief(m
     clock_at("2026-12-01T13:00+07:00")
     assert jobs.send_due_prompts()["briefs"] >= 1
     jobs.flush_outbox()
-    brief = next(m for m in clean_mail.wait_for_messages(bambang.email, 2) if kind_of(m) == "brief")
+    [brief] = mail_of(clean_mail, bambang.email, "brief")
     assert "kertas kerja penilaian aset" in brief.text and "kertas kerja penilaian aset" in brief.html
 
 
@@ -79,8 +85,10 @@ def test_next_steps_from_november_appear_in_the_december_prompt(mail_office, mai
     clock_at("2026-12-01T08:00+07:00")
     jobs.send_due_prompts()
     jobs.flush_outbox()
-    december = next(m for m in clean_mail.wait_for_messages(dewi.email, 3) if "Desember" in m.subject
-                    and kind_of(m) == "prompt")
+    queued = mail_office.scalar(select(func.count()).select_from(OutboundMessage)
+                                .where(OutboundMessage.employee_id == dewi.id))
+    december = next(m for m in clean_mail.wait_for_messages(dewi.email, queued)
+                    if "Desember" in m.subject and kind_of(m) == "prompt")
     assert "Menyusun satu kertas kerja penilaian secara mandiri" in december.text
     assert "Bagaimana perkembangannya?" in december.text
 
@@ -99,7 +107,9 @@ def test_a_supervisor_with_five_people_gets_one_brief_with_all_five_including_on
     first, second = jobs.send_due_prompts(), jobs.send_due_prompts()
     assert first["briefs"] >= 1 and second["briefs"] == 0
     jobs.flush_outbox()
-    briefs = [m for m in clean_mail.wait_for_messages(ratna.email, 1) if kind_of(m) == "brief"]
+    queued = mail_office.scalar(select(func.count()).select_from(OutboundMessage)
+                                .where(OutboundMessage.employee_id == ratna.id))
+    briefs = [m for m in clean_mail.wait_for_messages(ratna.email, queued) if kind_of(m) == "brief"]
     assert len(briefs) == 1
     text = briefs[0].text
     for member in team:
