@@ -4,7 +4,7 @@ import time
 from datetime import date
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from tests.support.diary_rows import make_entry, person
 from tests.support.replies import GOOD_FORM, reply_to
@@ -18,11 +18,11 @@ def kind_of(message):
     return message.headers.get("x-cld-kind", ("",))[0]
 
 
-def mail_of(clean_mail, address, kind, timeout=10):
-    """The messages of one kind in a mailbox, waiting until at least one has arrived."""
+def mail_of(clean_mail, address, kind, also=lambda message: True, timeout=10):
+    """The messages of one kind (and matching `also`) in a mailbox, waiting until at least one has arrived."""
     deadline = time.monotonic() + timeout
     while True:
-        found = [m for m in clean_mail.read_messages(address) if kind_of(m) == kind]
+        found = [m for m in clean_mail.read_messages(address) if kind_of(m) == kind and also(m)]
         if found or time.monotonic() > deadline:
             return found
         time.sleep(0.05)
@@ -85,10 +85,7 @@ def test_next_steps_from_november_appear_in_the_december_prompt(mail_office, mai
     clock_at("2026-12-01T08:00+07:00")
     jobs.send_due_prompts()
     jobs.flush_outbox()
-    queued = mail_office.scalar(select(func.count()).select_from(OutboundMessage)
-                                .where(OutboundMessage.employee_id == dewi.id))
-    december = next(m for m in clean_mail.wait_for_messages(dewi.email, queued)
-                    if "Desember" in m.subject and kind_of(m) == "prompt")
+    [december] = mail_of(clean_mail, dewi.email, "prompt", also=lambda m: "Desember" in m.subject)
     assert "Menyusun satu kertas kerja penilaian secara mandiri" in december.text
     assert "Bagaimana perkembangannya?" in december.text
 
@@ -107,9 +104,7 @@ def test_a_supervisor_with_five_people_gets_one_brief_with_all_five_including_on
     first, second = jobs.send_due_prompts(), jobs.send_due_prompts()
     assert first["briefs"] >= 1 and second["briefs"] == 0
     jobs.flush_outbox()
-    queued = mail_office.scalar(select(func.count()).select_from(OutboundMessage)
-                                .where(OutboundMessage.employee_id == ratna.id))
-    briefs = [m for m in clean_mail.wait_for_messages(ratna.email, queued) if kind_of(m) == "brief"]
+    briefs = mail_of(clean_mail, ratna.email, "brief")
     assert len(briefs) == 1
     text = briefs[0].text
     for member in team:
