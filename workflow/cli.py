@@ -228,6 +228,10 @@ def inbox_retry(message_id: int = typer.Argument(..., help="The stored message's
     except (LookupError, ValueError) as exc:
         fail(str(exc))
     typer.echo(f"inbound {message_id}: {status.value}")
+    from workflow.inbox import refile_after_retry
+
+    if refile_after_retry(get_settings(), session_factory(engine()), message_id):
+        typer.echo(f"inbound {message_id}: moved out of CLD/Failed")
     _flush_with_progress()
 
 

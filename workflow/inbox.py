@@ -10,7 +10,7 @@ from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-from imap_tools import AND, MailMessage
+from imap_tools import AND, H, MailMessage
 from imap_tools.errors import MailboxFolderCreateError, MailboxMoveError
 from sqlalchemy import select, text, update
 from sqlalchemy.orm import sessionmaker
@@ -192,3 +192,26 @@ def file_messages(mailbox, factory: sessionmaker, folder: str, uidvalidity: int)
                 session.get(InboundMessage, row_id).folder_moved_to = target
             session.commit()
     return moved
+
+
+def refile_after_retry(settings: Settings, factory: sessionmaker, row_id: int) -> bool:
+    """Move a retried message out of CLD/Failed to the folder its new status calls for; False if not found.
+
+    The message's UID in CLD/Failed is not known (the move gave it a new one), so it is found by Message-ID.
+    """
+    with factory() as session:
+        row = session.get(InboundMessage, row_id)
+        target = FOLDER_FOR.get(row.status)
+        if row.message_id is None or target in (None, FAILED) or row.folder_moved_to != FAILED:
+            return False
+        message_id = row.message_id
+    with open_imap(settings) as mailbox:
+        mailbox.folder.set(FAILED)
+        uids = mailbox.uids(AND(header=[H("Message-ID", message_id)]))
+        if not uids:
+            return False
+        mailbox.move(uids, target)
+    with factory() as session:
+        session.get(InboundMessage, row_id).folder_moved_to = target
+        session.commit()
+    return True

@@ -53,6 +53,11 @@ def test_a_system_error_keeps_the_message_in_cld_failed_with_its_traceback_and_r
     assert mail_office.scalar(select(func.count()).select_from(Entry)) == 1
     mail_office.expire_all()
     assert [t["stage"] for t in mail_office.get(InboundMessage, row.id).trail].count("retry") == 1
+    from workflow.inbox import refile_after_retry
+
+    assert refile_after_retry(mail_settings, session_factory(mail_office.get_bind()), row.id)
+    assert clean_mail.read_messages(mail_settings.reply_address, "CLD/Failed") == []
+    assert len(clean_mail.read_messages(mail_settings.reply_address, "CLD/Processed")) == 1
 
 
 def test_a_dmarc_failure_from_our_own_mail_server_holds_the_reply_for_review(mail_office, mail_settings,
