@@ -51,6 +51,7 @@ class Spec:
     baselines: bool = False
     cycle: int | None = None  # run the real prompt cycle for this many people; the rest are seeded as sent
     profile: str | None = None  # a folder for cProfile output of each phase
+    connections: int | None = None  # SMTP sessions the outbox uses (CLD_SMTP_CONNECTIONS); None: the default
     names: Names = field(default_factory=Names)
 
 
@@ -64,7 +65,7 @@ class Run:
         self.spec, self.servers, self.names = spec, servers, spec.names
         self.db_name = f"cld_bench_{self.names.tag}_{spec.size}"
         self.url = create_database(self.db_name)
-        self.settings = bench_settings(self.url, self.names, servers)
+        self.settings = bench_settings(self.url, self.names, servers, connections=spec.connections)
         use_settings(self.settings)
         self.engine = engine_for(self.settings)
         self.factory = session_factory(self.engine)
@@ -104,22 +105,41 @@ def import_roster(run: Run) -> dict:
             "people_per_s": round(office.size / seconds), "peak_rss_mb": peak_mb()}
 
 
+def with_sending(run: Run, name: str, job):
+    """job() inside outbox.sending_alongside, as the CLI runs it: the outbox sends on its own threads while
+    the job still queues, and the block ends when everything is sent.
+
+    Returns (job's result, what was sent, (start, job done, all sent, statements of the job's thread)).
+    """
+    from workflow import outbox
+
+    marks: dict = {}
+
+    def body():
+        with outbox.sending_alongside(run.factory, run.settings) as flushed:
+            result = job()
+            marks["done"], marks["queries"] = time.perf_counter(), queries.count
+        return result, flushed
+
+    with QueryCounter() as queries:
+        start = time.perf_counter()
+        result, flushed = run.profiled(name, body)
+        end = time.perf_counter()
+    return result, flushed, (start, marks["done"], end, marks["queries"])
+
+
 def fanout(run: Run) -> tuple[dict, list[tuple[bytes, list[str]]]]:
     """The prompt cycle: every prompt rendered, queued and sent over SMTP; returns the messages sent too."""
     from bench.roster import seed_prompts
-    from workflow import outbox, prompts
+    from workflow import prompts
     from workflow.models import OutboundMessage
 
     freeze(PROMPT_DAY)
     run.seeded = seed_prompts(run.engine, "2026-12", run.spec.cycle) if run.spec.cycle else 0
     reset_peak()
-    with QueryCounter() as queries:
-        start = time.perf_counter()
-        cycle = run.profiled("fanout-prompts", lambda: prompts.send_due_prompts(run.factory, run.settings))
-        created = time.perf_counter()
-        queued_queries = queries.count
-        flushed = run.profiled("fanout-flush", lambda: outbox.flush(run.factory, run.settings))
-        end = time.perf_counter()
+    # What `cld prompts send` runs (jobs.send_due_prompts with send=True).
+    cycle, flushed, (start, created, end, queued_queries) = with_sending(
+        run, "fanout", lambda: prompts.send_due_prompts(run.factory, run.settings))
     with run.factory() as session:
         sent = session.execute(select(OutboundMessage.raw, OutboundMessage.recipients)
                                .where(OutboundMessage.kind == "prompt", OutboundMessage.id > run.seeded)
@@ -127,12 +147,11 @@ def fanout(run: Run) -> tuple[dict, list[tuple[bytes, list[str]]]]:
     n = cycle.prompted
     result = {
         "prompts": n, "seeded": run.seeded, "sent": flushed.sent, "failed": flushed.failed + flushed.retried,
+        "connections": run.settings.smtp_connections,
         "create_s": round(created - start, 2), "flush_s": round(end - created, 2), "total_s": round(end - start, 2),
         "per_s": round(n / (end - start), 1), "create_per_s": round(n / (created - start), 1),
-        "flush_per_s": round(flushed.sent / (end - created), 1),
         "ms_per_employee": round(1000 * (end - start) / max(n, 1), 3),
         "queries_per_prompt": round(queued_queries / max(n, 1), 2),
-        "queries_per_sent": round((queries.count - queued_queries) / max(flushed.sent, 1), 2),
         "avg_bytes": round(sum(len(raw) for raw, _ in sent) / max(len(sent), 1)),
         "peak_rss_mb": peak_mb(),
     }
@@ -172,7 +191,7 @@ def make_replies(run: Run, count: int, skip: int = 0) -> list[tuple[str, bytes]]
 
 def ingest(run: Run, count: int) -> dict:
     """poll_inbox + outbox flush over `count` replies: each an entry with a receipt and a sign-off request sent."""
-    from workflow import inbox, outbox
+    from workflow import inbox
     from workflow.models import InboundMessage, OutboundMessage
 
     freeze(REPLY_DAY)
@@ -182,13 +201,9 @@ def ingest(run: Run, count: int) -> dict:
     with run.factory() as session:
         outbound_before = session.scalar(select(func.max(OutboundMessage.id))) or 0
     reset_peak()
-    with QueryCounter() as queries:
-        start = time.perf_counter()
-        poll = run.profiled("ingest-poll", lambda: inbox.poll_inbox(run.factory, run.settings))
-        polled = time.perf_counter()
-        poll_queries = queries.count
-        flushed = run.profiled("ingest-flush", lambda: outbox.flush(run.factory, run.settings))
-        end = time.perf_counter()
+    # What `cld inbox poll` runs (jobs.poll_inbox with send=True).
+    poll, flushed, (start, polled, end, poll_queries) = with_sending(
+        run, "ingest", lambda: inbox.poll_inbox(run.factory, run.settings))
     with run.factory() as session:
         kinds = dict(session.execute(select(InboundMessage.kind, func.count()).group_by(InboundMessage.kind)).all())
         out_kinds = dict(session.execute(select(OutboundMessage.kind, func.count())
@@ -200,8 +215,7 @@ def ingest(run: Run, count: int) -> dict:
         "sent": flushed.sent, "failed": flushed.failed + flushed.retried,
         "poll_s": round(polled - start, 2), "flush_s": round(end - polled, 2), "total_s": round(end - start, 2),
         "per_s": round(n / (end - start), 1), "ms_per_message": round(1000 * (end - start) / max(n, 1), 2),
-        "queries_per_message": round(poll_queries / max(n, 1), 2),
-        "queries_per_sent": round((queries.count - poll_queries) / max(flushed.sent, 1), 2),
+        "queries_per_message": round(poll_queries / max(n, 1), 2), "connections": run.settings.smtp_connections,
         "peak_rss_mb": peak_mb(),
     }
 
@@ -361,6 +375,8 @@ def workers(size: int, replies: int, counts: list[int], servers: Servers, names:
                 "workers": count, "messages": n, "store_s": round(store_s, 2),
                 "process_s": round(processed - start, 2), "flush_s": round(end - processed, 2),
                 "process_per_s": round(n / (processed - start), 1), "per_s": round(n / (end - start), 1),
+                # With the fetch and store (done once, in this process, before the workers start).
+                "end_to_end_per_s": round(n / (store_s + end - start), 1),
                 "statuses": {getattr(k, "value", k): v for k, v in statuses.items()},
             })
         base = results["rounds"][0]["per_s"]

@@ -136,12 +136,16 @@ def prompts_send(now: Optional[str] = NOW_OPTION,
 
     instant = _instant(now)
     with typer.progressbar(length=0, label="prompting", file=sys.stderr, show_pos=True) as bar:
-        result = jobs.send_due_prompts(instant, progress=bar.update)
+        # With --flush the outbox sends while prompts are still being written, and is empty when this returns.
+        result = jobs.send_due_prompts(instant, progress=bar.update, send=flush)
     typer.echo(f"period {result['period'] or '-'}: {result['prompted']} prompt(s), {result['reminded']} reminder(s), "
                f"{result['briefs']} brief(s) queued")
     if flush:
-        sent = _flush_with_progress()
-        typer.echo(f"outbox: {sent['sent']} sent, {sent['retried']} to retry, {sent['failed']} failed")
+        _echo_sent(result["sent"])
+
+
+def _echo_sent(sent: dict) -> None:
+    typer.echo(f"outbox: {sent['sent']} sent, {sent['retried']} to retry, {sent['failed']} failed")
 
 
 @period_app.command("close")
@@ -162,8 +166,7 @@ def period_close(period: str = typer.Argument(..., help="YYYY-MM"), now: Optiona
     else:
         typer.echo(f"period {period} closed: {result['missed']} missed, {result['notices']} supervisor notice(s)")
     if flush:
-        sent = _flush_with_progress()
-        typer.echo(f"outbox: {sent['sent']} sent, {sent['retried']} to retry, {sent['failed']} failed")
+        _echo_sent(_flush_with_progress())
 
 
 @outbox_app.command("flush")
@@ -171,7 +174,7 @@ def outbox_flush(now: Optional[str] = NOW_OPTION) -> None:
     """Send every message that is due."""
     _instant(now)
     result = _flush_with_progress()
-    typer.echo(f"outbox: {result['sent']} sent, {result['retried']} to retry, {result['failed']} failed")
+    _echo_sent(result)
     if result["failed"]:
         raise typer.Exit(1)
 
@@ -202,11 +205,10 @@ def inbox_poll() -> None:
     """Fetch, store, process and file new mail once, then send the answers."""
     from workflow import jobs
 
-    result = jobs.poll_inbox()
+    result = jobs.poll_inbox(send=True)
     statuses = ", ".join(f"{count} {status}" for status, count in sorted(result["statuses"].items())) or "nothing"
     typer.echo(f"inbox: {result['fetched']} fetched; {statuses}; {result['moved']} filed")
-    sent = _flush_with_progress()
-    typer.echo(f"outbox: {sent['sent']} sent, {sent['retried']} to retry, {sent['failed']} failed")
+    _echo_sent(result["sent"])
 
 
 @inbox_app.command("watch")

@@ -14,7 +14,7 @@ from workflow.mail.forms import (ENTRY_LABELS, RATINGS, FieldError, format_date,
                                  render_entry_form)
 from workflow.models import (Employee, Entry, EntryState, InboundStatus, Prompt, PromptState, ReplyToken,
                              TokenPurpose)
-from workflow.office import employee_by_address
+from workflow.office import employee_by_address, superiors
 from workflow.replies import answer, notify
 
 TITLES = re.compile(r"\b(dr|drs|dra|ir|prof|h|hj|bapak|bpk|pak|ibu|bu|mr|mrs|ms|sdr|sdri)\b\.?|"
@@ -52,13 +52,17 @@ def apply_reply(ctx: Context) -> Outcome:
         kind = "entry"
     if needs:
         prompt.needs, prompt.needs_at = needs, clock.now()
-    ctx.row.entry_id = entry.id
     send_receipt(ctx, entry, result.warnings)
     from workflow import followups, signoff
 
+    opened = []
     if fields["followups"] and kind == "entry":
-        followups.open_issues(ctx.session, ctx.settings, entry, fields["followups"], source="entry", raised_by=person)
-    signoff.request_signoff(ctx.session, ctx.settings, entry)
+        opened = followups.open_issues(ctx.session, ctx.settings, entry, fields["followups"], source="entry",
+                                       raised_by=person)
+    # A new entry was created in this transaction: no other worker can have asked for its sign-off, and
+    # its only issues are the ones just opened.
+    signoff.request_signoff(ctx.session, ctx.settings, entry, new_entry_issues=opened if kind == "entry" else None)
+    ctx.row.entry_id = entry.id
     return Outcome(InboundStatus.PROCESSED, kind, f"entry {entry.id} v{entry.version}")
 
 
@@ -81,9 +85,14 @@ def match_mentor(ctx: Context, written: str | None) -> Employee | None:
     wanted = _bare_name(written)
     if not wanted:
         return None
-    # A mentor is "another capable superior": look up the person's own chain of superiors first, a few
-    # rows already in the session, before any search of the whole roster.
-    chain = _superiors(ctx.person)
+    # Most often the mentor is the direct supervisor, loaded with the reply's token: named exactly, the
+    # nearest superior is the one meant, and nothing more is read.
+    supervisor = ctx.person.supervisor if ctx.person is not None else None
+    if supervisor is not None and supervisor.active and _bare_name(supervisor.name) == wanted:
+        return supervisor
+    # A mentor is "another capable superior": look up the person's own chain of superiors next, one query,
+    # before any search of the whole roster.
+    chain = [p for p in superiors(ctx.session, ctx.person) if p.active] if ctx.person is not None else []
     for rule in (lambda bare: bare == wanted, lambda bare: wanted in bare or bare in wanted):
         found = [p for p in chain if rule(_bare_name(p.name))]
         if len(found) == 1:
@@ -110,16 +119,6 @@ def match_mentor(ctx: Context, written: str | None) -> Employee | None:
     return ctx.session.get(Employee, partial[0]) if len(partial) == 1 else None
 
 
-def _superiors(person: Employee | None) -> list[Employee]:
-    chain: list[Employee] = []
-    current = person.supervisor if person is not None else None
-    while current is not None and current not in chain and len(chain) < 20:
-        if current.active:
-            chain.append(current)
-        current = current.supervisor
-    return chain
-
-
 @functools.lru_cache(maxsize=65536)
 def _bare_name(name: str) -> str:
     return " ".join(TITLES.sub(" ", name.lower()).replace(",", " ").split())
@@ -133,7 +132,8 @@ def _entry_values(ctx: Context, fields: dict) -> dict:
         start_time=time.fromisoformat(fields["start_time"]) if fields["start_time"] else None,
         end_time=time.fromisoformat(fields["end_time"]) if fields["end_time"] else None,
         duration_minutes=fields["duration_minutes"], over_hour=bool(fields["over_hour"]),
-        mentor_id=mentor.id if mentor else None,
+        # The object, not its id: the entry's signer is worked out from it before the INSERT.
+        mentor=mentor,
         # The column holds 200 characters; a longer name written in the form is cut, not a system error.
         mentor_name=(mentor.name if mentor else (fields["mentor"] or ""))[:200],
         topic=fields["topic"] or "", objectives=fields["objectives"] or "", notes=fields["notes"] or "",
@@ -144,8 +144,15 @@ def _entry_values(ctx: Context, fields: dict) -> dict:
 
 def create_entry(ctx: Context, prompt: Prompt, fields: dict) -> Entry:
     """A new diary entry awaiting sign-off; the month's prompt counts as answered."""
-    entry = Entry(prompt_id=prompt.id, employee_id=ctx.person.id, period=prompt.period, version=1,
-                  state=EntryState.AWAITING_SIGNOFF, **_entry_values(ctx, fields))
+    from workflow.signoff import signer_for
+
+    values = _entry_values(ctx, fields)
+    entry = Entry(prompt_id=prompt.id, period=prompt.period, version=1, state=EntryState.AWAITING_SIGNOFF,
+                  **values)
+    # With the people set as objects (already in the session), the signer is known before the INSERT, which
+    # then carries it instead of a second UPDATE.
+    entry.employee = ctx.person
+    entry.signer_id = signer_for(ctx.session, ctx.settings, entry)[0].id
     ctx.session.add(entry)
     ctx.session.flush()
     audit.record(ctx.session, actor=ctx.sender, subject=entry, event="entry.recorded",

@@ -15,6 +15,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from workflow import audit, clock, tokens
+from workflow.db import insert_skipping_conflicts
 from workflow.mail import extract, screen as screening, tokens_found, trim
 from workflow.models import (Employee, InboundMessage, InboundStatus, OutboundMessage, ReplyToken, TokenPurpose,
                              Unit)
@@ -70,20 +71,73 @@ def store_raw(session: Session, raw: bytes, *, mailbox: str | None = None, uidva
                                                                InboundMessage.uid == uid))
         if existing is not None:
             return existing
-    msg = extract.parse_bytes(raw)
-    message_id = _header(msg, "Message-ID")[:900] or None
-    key, digest = message_key(raw, message_id)
+    values = stored_values(raw, mailbox=mailbox, uidvalidity=uidvalidity, uid=uid)
+    key = values.pop("key")
     first = session.scalar(select(InboundMessage.id).where(InboundMessage.dedupe_key == key))
-    row = InboundMessage(dedupe_key=None if first else key, duplicate_of=first, message_id=message_id,
-                         sha256=digest, raw=raw, size=len(raw), mailbox=mailbox, uidvalidity=uidvalidity, uid=uid,
-                         from_address=_sender(msg)[:320], subject=_header(msg, "Subject")[:900],
-                         received_at=clock.now())
+    row = InboundMessage(dedupe_key=None if first else key, duplicate_of=first, **values)
     try:
         with session.begin_nested():
             session.add(row)
     except IntegrityError:
         return _store_after_race(session, row, key)
     return row
+
+
+def stored_values(raw: bytes, *, mailbox: str | None, uidvalidity: int | None, uid: int | None) -> dict:
+    """The columns of a stored message, read from its headers only (the body is parsed once, by the stages)."""
+    msg = extract.parse_headers(raw)
+    message_id = _header(msg, "Message-ID")[:900] or None
+    key, digest = message_key(raw, message_id)
+    return dict(key=key, message_id=message_id, sha256=digest, raw=raw, size=len(raw), mailbox=mailbox,
+                uidvalidity=uidvalidity, uid=uid, from_address=_sender(msg)[:320],
+                subject=_header(msg, "Subject")[:900], received_at=clock.now())
+
+
+def store_fetched(session: Session, fetched: list[tuple[int, bytes]], *, mailbox: str, uidvalidity: int) -> int:
+    """Store a batch of fetched (uid, raw) messages with a few statements; the caller commits. Returns how many.
+
+    Same rules as `store_raw`, in bulk: a UID already stored is skipped, the first copy of a Message-ID
+    holds the dedupe key and later copies (in the database or earlier in the batch) point at it. Rows that
+    a racing writer took in the meantime are left to `store_raw`, one by one.
+    """
+    uids = [uid for uid, _raw in fetched]
+    known = set(session.scalars(select(InboundMessage.uid).where(
+        InboundMessage.mailbox == mailbox, InboundMessage.uidvalidity == uidvalidity, InboundMessage.uid.in_(uids))))
+    rows = [stored_values(raw, mailbox=mailbox, uidvalidity=uidvalidity, uid=uid)
+            for uid, raw in fetched if uid not in known]
+    if not rows:
+        return 0
+    firsts = dict(session.execute(select(InboundMessage.dedupe_key, InboundMessage.id).where(
+        InboundMessage.dedupe_key.in_({row["key"] for row in rows}))).all())
+    unique, copies, seen = [], [], set()
+    for row in rows:
+        key = row.pop("key")
+        if key in firsts or key in seen:
+            copies.append((key, row))
+        else:
+            seen.add(key)
+            unique.append({**row, "dedupe_key": key, "duplicate_of": None})
+    stored = 0
+    if unique:
+        inserted = session.execute(insert_skipping_conflicts(session, InboundMessage).values(unique)
+                                   .on_conflict_do_nothing().returning(InboundMessage.dedupe_key, InboundMessage.id)
+                                   ).all()
+        firsts.update(dict(inserted))
+        stored += len(inserted)
+        if len(inserted) < len(unique):
+            done = {key for key, _id in inserted}
+            for row in unique:
+                if row["dedupe_key"] not in done:
+                    store_raw(session, row["raw"], mailbox=mailbox, uidvalidity=uidvalidity, uid=row["uid"])
+                    stored += 1
+    for key, row in copies:
+        if key in firsts:
+            session.add(InboundMessage(dedupe_key=None, duplicate_of=firsts[key], **row))
+        else:  # its first copy was taken by a racing writer: the careful path finds it
+            store_raw(session, row["raw"], mailbox=mailbox, uidvalidity=uidvalidity, uid=row["uid"])
+        stored += 1
+    session.flush()
+    return stored
 
 
 def _store_after_race(session: Session, row: InboundMessage, key: str) -> InboundMessage:
@@ -188,7 +242,6 @@ def stage_route(ctx: Context) -> Outcome | None:
 
         return diary.answer_unrouted(ctx)
     ctx.token = found
-    ctx.row.token_id = found.id
     # The token itself is a secret: the trail names it by id only.
     ctx.note("route", found.purpose.value, token_id=found.id, via=how)
     return None
@@ -282,6 +335,10 @@ def process(session: Session, settings: Settings, row: InboundMessage) -> Outcom
         if result is not None:
             outcome = result
             break
+    # Written here, with the outcome, rather than by the stage: an early assignment is flushed by the next
+    # query as an UPDATE of its own.
+    if ctx.token is not None:
+        row.token_id = ctx.token.id
     row.status = outcome.status
     row.kind = outcome.kind
     row.trail = [*(row.trail or []), *ctx.trail]
@@ -295,15 +352,15 @@ def process_stored(factory: sessionmaker, settings: Settings, row_id: int) -> In
     with factory() as session:
         # The claim: only one worker's UPDATE matches a stored row; the others wait on its lock, then see
         # it processed and leave it alone. A crash rolls the claim back with everything else.
-        claimed = session.execute(update(InboundMessage).where(InboundMessage.id == row_id,
-                                                                InboundMessage.status == InboundStatus.STORED)
-                                  .values(attempts=InboundMessage.attempts + 1)
-                                  .execution_options(synchronize_session=False)).rowcount
-        if claimed != 1:
+        # RETURNING loads the claimed row in the same round trip.
+        row = session.scalars(update(InboundMessage).where(InboundMessage.id == row_id,
+                                                           InboundMessage.status == InboundStatus.STORED)
+                              .values(attempts=InboundMessage.attempts + 1).returning(InboundMessage)
+                              .execution_options(synchronize_session=False, populate_existing=True)).first()
+        if row is None:
             session.rollback()
             return session.scalar(select(InboundMessage.status).where(InboundMessage.id == row_id)) \
                 or InboundStatus.FAILED
-        row = session.get(InboundMessage, row_id, populate_existing=True)
         try:
             outcome = process(session, settings, row)
             session.commit()

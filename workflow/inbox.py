@@ -134,15 +134,19 @@ def fetch_and_store(mailbox, factory: sessionmaker, folder: str, uidvalidity: in
     uids = sorted(int(u) for u in mailbox.uids(AND(uid=f"{last_uid + 1}:*")) if int(u) > last_uid)
     for start in range(0, len(uids), FETCH_BATCH):
         batch = uids[start:start + FETCH_BATCH]
-        for message in mailbox.fetch(AND(uid=",".join(map(str, batch))), mark_seen=False, bulk=True):
-            uid = int(message.uid)
-            with factory() as session:
-                inbound.store_raw(session, message.raw_bytes, mailbox=folder, uidvalidity=uidvalidity, uid=uid)
-                session.execute(update(InboxCursor).where(InboxCursor.mailbox == folder,
-                                                          InboxCursor.last_uid < uid)
-                                .values(last_uid=uid).execution_options(synchronize_session=False))
-                session.commit()
-            report.fetched += 1
+        fetched = [(int(m.uid), m.raw_bytes) for m in mailbox.fetch(AND(uid=",".join(map(str, batch))),
+                                                                      mark_seen=False, bulk=True)]
+        if not fetched:
+            continue
+        # One transaction per fetched batch: every message is stored (and the cursor moved past it) before
+        # any is processed, with a handful of statements instead of eight round trips a message.
+        with factory() as session:
+            inbound.store_fetched(session, fetched, mailbox=folder, uidvalidity=uidvalidity)
+            top = max(uid for uid, _raw in fetched)
+            session.execute(update(InboxCursor).where(InboxCursor.mailbox == folder, InboxCursor.last_uid < top)
+                            .values(last_uid=top).execution_options(synchronize_session=False))
+            session.commit()
+        report.fetched += len(fetched)
     return uids
 
 
@@ -188,8 +192,10 @@ def file_messages(mailbox, factory: sessionmaker, folder: str, uidvalidity: int)
     for target, items in by_folder.items():
         moved += _move_present(mailbox, [uid for _, uid in items], target)
         with factory() as session:
-            for row_id, _uid in items:
-                session.get(InboundMessage, row_id).folder_moved_to = target
+            ids = [row_id for row_id, _uid in items]
+            for start in range(0, len(ids), 1000):
+                session.execute(update(InboundMessage).where(InboundMessage.id.in_(ids[start:start + 1000]))
+                                .values(folder_moved_to=target).execution_options(synchronize_session=False))
             session.commit()
     return moved
 

@@ -24,13 +24,27 @@ def heartbeat(value: int) -> int:
     return value
 
 
-def send_due_prompts(now: datetime | None = None, settings: Settings | None = None, progress=None) -> dict:
-    """Prompts, reminders and the supervisors' briefs due as of `now`."""
+def send_due_prompts(now: datetime | None = None, settings: Settings | None = None, progress=None,
+                     send: bool = False) -> dict:
+    """Prompts, reminders and the supervisors' briefs due as of `now`; with `send`, mailed as they are queued."""
     from workflow import briefs
 
     settings = settings or get_settings()
-    result = prompts.send_due_prompts(_factory(settings), settings, now, progress).as_dict()
-    result["briefs"] = briefs.send_due_briefs(_factory(settings), settings, now)
+    factory = _factory(settings)
+
+    def queue() -> dict:
+        result = prompts.send_due_prompts(factory, settings, now, progress).as_dict()
+        result["briefs"] = briefs.send_due_briefs(factory, settings, now)
+        return result
+
+    return _sending(factory, settings, queue) if send else queue()
+
+
+def _sending(factory: sessionmaker, settings: Settings, queue) -> dict:
+    """Run `queue()` while the outbox sends what it queues; the result has what was sent under "sent"."""
+    with outbox.sending_alongside(factory, settings) as sent:
+        result = queue()
+    result["sent"] = sent.as_dict()
     return result
 
 
@@ -57,12 +71,17 @@ def close_due_periods(now: datetime | None = None, settings: Settings | None = N
     return {"closed": [r.as_dict() for r in reports]}
 
 
-def poll_inbox(settings: Settings | None = None, progress=None) -> dict:
-    """Fetch, store, process and file new mail once."""
+def poll_inbox(settings: Settings | None = None, progress=None, send: bool = False) -> dict:
+    """Fetch, store, process and file new mail once; with `send`, the answers are mailed as they are queued."""
     from workflow import inbox
 
     settings = settings or get_settings()
-    return inbox.poll_inbox(_factory(settings), settings, progress).as_dict()
+    factory = _factory(settings)
+
+    def queue() -> dict:
+        return inbox.poll_inbox(factory, settings, progress).as_dict()
+
+    return _sending(factory, settings, queue) if send else queue()
 
 
 def run_escalations(now: datetime | None = None, settings: Settings | None = None) -> dict:

@@ -230,6 +230,7 @@ class ReplyToken(Base):
 
     owner: Mapped[Employee | None] = relationship()
     owner_unit: Mapped[Unit | None] = relationship()
+    prompt: Mapped[Prompt | None] = relationship()
 
 
 class SignoffRequest(Base):
@@ -254,6 +255,7 @@ class SignoffRequest(Base):
     created_at: Mapped[datetime] = mapped_column(default=clock.now)
 
     entry: Mapped[Entry] = relationship()
+    token: Mapped[ReplyToken | None] = relationship(foreign_keys=[token_id])
     signer: Mapped[Employee] = relationship(foreign_keys=[signer_id])
     escalated_to: Mapped[Employee | None] = relationship(foreign_keys=[escalated_to_id])
     decided_by: Mapped[Employee | None] = relationship(foreign_keys=[decided_by_id])

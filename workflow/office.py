@@ -32,6 +32,23 @@ def head_of_office(session: Session) -> Employee | None:
     return session.scalar(select(Employee).where(Employee.is_head, Employee.active))
 
 
+def superiors(session: Session, person: Employee, limit: int = 20) -> list[Employee]:
+    """Everyone above `person`, nearest first, loaded with one recursive query instead of one per level."""
+    if person.supervisor_id is None:
+        return []
+    start = select(Employee.id, Employee.supervisor_id).where(Employee.id == person.supervisor_id)
+    chain = start.cte("superiors", recursive=True)
+    # UNION, not UNION ALL: a cycle in a hand-edited roster ends instead of looping.
+    chain = chain.union(select(Employee.id, Employee.supervisor_id).join(chain, Employee.id == chain.c.supervisor_id))
+    by_id = {p.id: p for p in session.scalars(select(Employee).where(Employee.id.in_(select(chain.c.id))))}
+    found: list[Employee] = []
+    current = by_id.get(person.supervisor_id)
+    while current is not None and current not in found and len(found) < limit:
+        found.append(current)
+        current = by_id.get(current.supervisor_id)
+    return found
+
+
 def general_affairs_unit(session: Session, settings: Settings) -> Unit | None:
     """The unit that takes issues addressed to no known unit."""
     return session.scalar(select(Unit).where(Unit.name == settings.general_affairs_unit))

@@ -2,19 +2,20 @@
 
 from __future__ import annotations
 
-import email.policy
+import contextlib
+import functools
 import logging
 import random
+import threading
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from email.message import EmailMessage
-from email.utils import getaddresses
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import bindparam, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from workflow import clock
-from workflow.db import insert_skipping_conflicts
+from workflow.mail.mime import OutgoingMessage
 from workflow.mail.transport import PermanentSendError, SmtpSender, TransientSendError
 from workflow.models import OutboundMessage, OutboundState
 from workflow.settings import Settings
@@ -22,35 +23,48 @@ from workflow.settings import Settings
 log = logging.getLogger(__name__)
 
 
-def outbound_row(message: EmailMessage, *, kind: str, dedupe_key: str | None = None, employee_id: int | None = None,
-                 token_id: int | None = None, in_reply_to_inbound_id: int | None = None) -> OutboundMessage:
-    """The outbox row for `message`, serialised once, as it will go on the wire."""
-    recipients = [address.lower() for _, address in getaddresses(
-        message.get_all("To", []) + message.get_all("Cc", []) + message.get_all("Bcc", [])) if address]
+def outbound_values(message: OutgoingMessage, *, kind: str, dedupe_key: str | None = None,
+                    employee_id: int | None = None, token_id: int | None = None,
+                    in_reply_to_inbound_id: int | None = None) -> dict:
+    """Every column of the outbox row for `message` (serialised once, as it will go on the wire), but its id."""
+    # The message keeps its addresses as pairs: no parsing of the headers it just wrote.
+    recipients = message.recipients()
     del message["Bcc"]
     # Lets mail rules (and the demo's simulated people) tell our kinds of mail apart.
     del message["X-CLD-Kind"]
     message["X-CLD-Kind"] = kind
-    return OutboundMessage(message_id=message["Message-ID"].strip(), dedupe_key=dedupe_key, kind=kind,
-                           recipients=recipients, subject=str(message["Subject"]),
-                           raw=message.as_bytes(policy=email.policy.SMTP), employee_id=employee_id,
-                           token_id=token_id, in_reply_to_inbound_id=in_reply_to_inbound_id,
-                           next_attempt_at=clock.now())
+    now = clock.now()
+    return dict(message_id=message["Message-ID"], dedupe_key=dedupe_key, kind=kind, recipients=recipients,
+                subject=message["Subject"], raw=message.as_bytes(), employee_id=employee_id, token_id=token_id,
+                in_reply_to_inbound_id=in_reply_to_inbound_id, state=OutboundState.PENDING, attempts=0,
+                next_attempt_at=now, lease_until=None, last_error="", sent_at=None, created_at=now)
 
 
-def enqueue(session: Session, message: EmailMessage, *, kind: str, dedupe_key: str | None = None,
+@functools.lru_cache(maxsize=4)
+def _enqueue_statement(dialect: str):
+    # Built once per dialect: the same statement object keeps its compiled form and cache key, where a
+    # fresh `insert().values(...)` per email cost more Python than the round trip.
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    table = OutboundMessage.__table__
+    return insert(table).on_conflict_do_nothing(index_elements=["dedupe_key"]).returning(table.c.id)
+
+
+def enqueue(session: Session, message: OutgoingMessage, *, kind: str, dedupe_key: str | None = None,
             employee_id: int | None = None, token_id: int | None = None,
             in_reply_to_inbound_id: int | None = None) -> int:
     """Queue `message` in the caller's transaction; returns its row id, or the first one queued for `dedupe_key`."""
-    row = outbound_row(message, kind=kind, dedupe_key=dedupe_key, employee_id=employee_id, token_id=token_id,
-                       in_reply_to_inbound_id=in_reply_to_inbound_id)
-    values = {column.key: getattr(row, column.key) for column in OutboundMessage.__table__.columns
-              if column.key != "id" and getattr(row, column.key) is not None}
+    values = outbound_values(message, kind=kind, dedupe_key=dedupe_key, employee_id=employee_id, token_id=token_id,
+                             in_reply_to_inbound_id=in_reply_to_inbound_id)
     # One statement: the unique dedupe key makes a second cause of the same email (a retry, a racing worker)
-    # insert nothing, instead of a look-up, a savepoint and an insert.
-    inserted = session.execute(insert_skipping_conflicts(session, OutboundMessage).values(**values)
-                               .on_conflict_do_nothing(index_elements=["dedupe_key"])
-                               .returning(OutboundMessage.id)).scalar()
+    # insert nothing, instead of a look-up, a savepoint and an insert. It goes to the connection, past the
+    # ORM; new objects it may refer to (a token just issued) are flushed first, changed ones need not be.
+    if session.new:
+        session.flush()
+    connection = session.connection()
+    inserted = connection.execute(_enqueue_statement(connection.dialect.name), values).scalar()
     if inserted is not None:
         return inserted
     return session.scalar(select(OutboundMessage.id).where(OutboundMessage.dedupe_key == dedupe_key))
@@ -150,25 +164,76 @@ def mark_sent(session: Session, sent: list[int]) -> None:
     that window small without paying a commit per message.
     """
     if sent:
-        session.execute(update(OutboundMessage).where(OutboundMessage.id.in_(sent))
-                        .values(state=OutboundState.SENT, sent_at=clock.now(), lease_until=None, last_error="")
-                        .execution_options(synchronize_session=False))
+        session.connection().execute(_MARK_SENT, {"ids": list(sent), "sent_at": clock.now()})
         session.commit()
         sent.clear()
 
 
-def flush(factory: sessionmaker, settings: Settings, *, limit: int | None = None, progress=None) -> FlushReport:
-    """Send every due message over one SMTP session; return what happened."""
-    report = FlushReport()
+_TABLE = OutboundMessage.__table__
+# Built once and sent to the connection: through the ORM's bulk-update path this statement cost more
+# than the commit it rides with, on every fifth message (benchmark finding, bench/README.md).
+_MARK_SENT = (update(_TABLE).where(_TABLE.c.id.in_(bindparam("ids", expanding=True)))
+              .values(state=OutboundState.SENT, sent_at=bindparam("sent_at", type_=_TABLE.c.sent_at.type),
+                      lease_until=None, last_error=""))
+
+
+def flush(factory: sessionmaker, settings: Settings, *, limit: int | None = None, progress=None,
+          connections: int | None = None) -> FlushReport:
+    """Send every due message, over `settings.smtp_connections` SMTP sessions at once; return what happened."""
+    count = connections or settings.smtp_connections
+    if count <= 1 or limit is not None:
+        report = FlushReport()
+        with SmtpSender(settings) as sender:
+            send_due(factory, settings, sender, report, limit=limit, progress=progress)
+        return report
+    return _on_threads(count, lambda report, progress: _flush_thread(factory, settings, report, progress), progress)
+
+
+def _flush_thread(factory: sessionmaker, settings: Settings, report: FlushReport, progress) -> None:
+    with SmtpSender(settings) as sender:
+        send_due(factory, settings, sender, report, progress=progress)
+
+
+def _on_threads(count: int, work, progress) -> FlushReport:
+    """Run work(report, progress) on `count` threads; their reports summed; the first error raised here."""
+    lock = threading.Lock()
+
+    def counted(n: int = 1) -> None:
+        with lock:
+            progress(n)
+
+    reports = [FlushReport() for _ in range(count)]
+    errors: list[BaseException] = []
+
+    def run(report: FlushReport) -> None:
+        try:
+            work(report, counted if progress is not None else None)
+        except BaseException as exc:  # handed to the caller below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run, args=(r,), name=f"cld-outbox-{k}", daemon=True)
+               for k, r in enumerate(reports)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    if errors:
+        raise errors[0]
+    return FlushReport(sent=sum(r.sent for r in reports), retried=sum(r.retried for r in reports),
+                       failed=sum(r.failed for r in reports))
+
+
+def send_due(factory: sessionmaker, settings: Settings, sender: SmtpSender, report: FlushReport, *,
+             limit: int | None = None, progress=None) -> bool:
+    """Send what is due now over `sender`, batch by batch; False when the server could not be reached."""
     tried = 0
     # Only rows put back to PENDING in this run (a transient error with no backoff left) can come due again;
     # sent and failed rows never match `_due`. Excluding every id tried made the NOT IN list grow with the
     # run: O(n^2) bind parameters, minutes at 100k prompts. (Benchmark finding, bench/README.md.)
     retried: set[int] = set()
     sent: list[int] = []
-    with SmtpSender(settings) as sender, factory() as session:
-        reachable = True
-        while reachable and (limit is None or tried < limit):
+    with factory() as session:
+        while limit is None or tried < limit:
             size = CLAIM_BATCH if limit is None else min(CLAIM_BATCH, limit - tried)
             batch = claim_batch(session, settings, retried, size=size)
             if not batch:
@@ -182,14 +247,62 @@ def flush(factory: sessionmaker, settings: Settings, *, limit: int | None = None
                     # The server is down: the rest would fail the same way. Give them back now rather than
                     # leave them leased; the sweeper tries again later.
                     _release(session, [r.id for r in batch[index + 1:]])
-                    reachable = False
-                    break
+                    mark_sent(session, sent)
+                    return False
                 if len(sent) >= MARK_EVERY:
                     mark_sent(session, sent)
                 if progress is not None:
                     progress(1)
             mark_sent(session, sent)
-    return report
+    return True
+
+
+@contextlib.contextmanager
+def sending_alongside(factory: sessionmaker, settings: Settings, progress=None) -> Iterator[FlushReport]:
+    """Send the mail a block queues while the block still runs; when it ends, everything due is sent.
+
+    For the jobs that queue a lot at once (the prompt day, a burst of replies): the first prompts are on
+    their way while later ones are still being written, instead of everyone waiting for the last one. The
+    report is complete once the block has ended.
+    """
+    finishing = threading.Event()
+    total = FlushReport()
+
+    def work(report: FlushReport, counted) -> None:
+        with SmtpSender(settings) as sender:
+            while True:
+                last_round = finishing.is_set()
+                before = report.sent + report.failed + report.retried
+                if not send_due(factory, settings, sender, report, progress=counted):
+                    return  # unreachable: what is left stays queued for the next flush, as with `flush`
+                if last_round:
+                    return
+                if report.sent + report.failed + report.retried == before:
+                    finishing.wait(IDLE_WAIT)
+
+    outcome: dict = {}
+
+    def run() -> None:
+        try:
+            outcome["report"] = _on_threads(settings.smtp_connections, work, progress)
+        except BaseException as exc:  # raised in the caller's thread below
+            outcome["error"] = exc
+
+    worker = threading.Thread(target=run, name="cld-outbox", daemon=True)
+    worker.start()
+    try:
+        yield total
+    finally:
+        finishing.set()
+        worker.join()
+    if "error" in outcome:
+        raise outcome["error"]
+    report = outcome["report"]
+    total.sent, total.retried, total.failed = report.sent, report.retried, report.failed
+
+
+# How long an idle sender waits before looking for newly queued mail again.
+IDLE_WAIT = 0.05
 
 
 def _release(session: Session, ids: list[int]) -> None:

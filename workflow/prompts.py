@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from urllib.parse import quote
 
-from sqlalchemy import exists, select, update
+from sqlalchemy import exists, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 
@@ -19,8 +20,8 @@ from workflow.calendar import due_prompt_period, due_reminder, label
 from workflow.mail.forms import RATINGS, format_date, render_entry_form
 from workflow.mail.outbound import Envelope, build_message, render
 from workflow.nudges import recently_nudged
-from workflow.models import (Employee, Entry, FollowUp, FollowUpState, PeriodClose, Prompt, PromptState,
-                             ReplyToken, TokenPurpose)
+from workflow.models import (Employee, Entry, FollowUp, FollowUpState, OutboundMessage, PeriodClose, Prompt,
+                             PromptState, ReplyToken, TokenPurpose)
 from workflow.office import office_calendar
 from workflow.settings import Settings
 
@@ -92,16 +93,18 @@ def create_prompts(session: Session, settings: Settings, period: str, employee_i
     context = ChunkContext(followups=open_followups_by_employee(session, ids, settings),
                            next_steps=last_next_steps_by_employee(session, ids, period),
                            last_day=office_calendar(settings).nth_working_day(period, -1))
-    issued = {row.id: tokens.new_token(TokenPurpose.PROMPT, days=settings.token_days, owner_id=row.employee_id,
-                                       prompt_id=row.id) for row in created}
-    session.add_all(issued.values())
-    session.flush()
+    issued = dict(zip((row.id for row in created), tokens.issue_many(
+        session, TokenPurpose.PROMPT, [{"owner_id": row.employee_id, "prompt_id": row.id} for row in created],
+        days=settings.token_days), strict=True))
+    emails = []
     for row in created:
         prompt, token = prompts[row.id], issued[row.id]
         message = prompt_message(session, settings, prompt, people[row.employee_id], token, "prompt", context)
-        session.add(outbox.outbound_row(message, kind="prompt", dedupe_key=f"prompt:{prompt.id}",
-                                        employee_id=row.employee_id, token_id=token.id))
+        emails.append(outbox.outbound_values(message, kind="prompt", dedupe_key=f"prompt:{prompt.id}",
+                                             employee_id=row.employee_id, token_id=token.id))
         audit.record(session, actor="prompts", subject=prompt, event="prompt.sent", to_state=PromptState.SENT.value)
+    # One multi-row INSERT of plain rows: fifty ORM objects of 12 KB each cost more than writing them.
+    session.connection().execute(insert(OutboundMessage.__table__), emails)
     session.commit()
     return len(created)
 
@@ -152,8 +155,8 @@ class ChunkContext:
     last_day: date
 
 
-def prompt_message(session: Session, settings: Settings, prompt: Prompt, employee: Employee, token: ReplyToken,
-                   kind: str, chunk: ChunkContext | None = None):
+def prompt_message(session: Session, settings: Settings, prompt: Prompt, employee: Employee,
+                   token: ReplyToken | tokens.Issued, kind: str, chunk: ChunkContext | None = None):
     """Render the prompt or reminder email for `employee`."""
     if chunk is None:
         chunk = ChunkContext(followups=open_followups_by_employee(session, [employee.id], settings),
@@ -183,16 +186,27 @@ def prompt_message(session: Session, settings: Settings, prompt: Prompt, employe
 
 def mailto(address: str, subject: str, body: str) -> str:
     """A mailto: link that opens a reply already addressed to our token address."""
-    return f"mailto:{address}?subject={quote(subject)}&body={quote(body)}"
+    return f"mailto:{address}?subject={quote(subject)}&body={_quoted(body)}"
+
+
+@functools.lru_cache(maxsize=64)
+def _quoted(body: str) -> str:
+    # The same few bodies (a form per rating and language, SETUJU, REVISI) for everyone.
+    return quote(body)
+
+
+@functools.lru_cache(maxsize=8)
+def _rating_bodies(lang: str) -> tuple[tuple[int, str, str, str], ...]:
+    """(number, Indonesian, English, the form with that rating filled in, URL-quoted), once per language."""
+    return tuple((number, text_id, text_en, quote(render_entry_form({"rating": key}, lang)))
+                 for key, number, text_id, text_en in RATINGS)
 
 
 def rating_links(reply_to: str, subject: str, lang: str) -> list[dict]:
     """One link per rating: a click opens a reply with the whole form and that rating filled in."""
-    links = []
-    for key, number, text_id, text_en in RATINGS:
-        body = render_entry_form({"rating": key}, lang)
-        links.append({"number": number, "id": text_id, "en": text_en, "href": mailto(reply_to, subject, body)})
-    return links
+    head = f"mailto:{reply_to}?subject={quote(subject)}&body="
+    return [{"number": number, "id": text_id, "en": text_en, "href": head + body}
+            for number, text_id, text_en, body in _rating_bodies(lang)]
 
 
 def open_followups_by_employee(session: Session, employee_ids: list[int], settings: Settings) -> dict[int, list[dict]]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from datetime import timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import Session
 
 from workflow import clock, outbox
@@ -16,13 +16,16 @@ from workflow.settings import Settings
 log = logging.getLogger(__name__)
 
 
+# Built once: asked for every answer, and a fresh select() per call cost more Python than the query.
+_ANSWERS_SINCE = (select(func.count()).select_from(OutboundMessage)
+                  .join(InboundMessage, OutboundMessage.in_reply_to_inbound_id == InboundMessage.id)
+                  .where(InboundMessage.from_address == bindparam("address"),
+                         OutboundMessage.created_at >= bindparam("since", type_=OutboundMessage.created_at.type)))
+
+
 def answers_today(session: Session, address: str) -> int:
     """How many answers went to `address` in the last 24 hours (counted from the messages answered)."""
-    since = clock.now() - timedelta(days=1)
-    return session.scalar(
-        select(func.count()).select_from(OutboundMessage)
-        .join(InboundMessage, OutboundMessage.in_reply_to_inbound_id == InboundMessage.id)
-        .where(InboundMessage.from_address == address.lower(), OutboundMessage.created_at >= since))
+    return session.scalar(_ANSWERS_SINCE, {"address": address.lower(), "since": clock.now() - timedelta(days=1)})
 
 
 def answer(session: Session, settings: Settings, inbound: InboundMessage, kind: str, context: dict, *,

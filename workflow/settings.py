@@ -39,6 +39,10 @@ class Settings(BaseSettings):
     smtp_password: str = ""
     smtp_tls: str = "none"  # none | starttls | ssl
     smtp_timeout: float = Field(20.0, gt=0)
+    # SMTP sessions the outbox sends over at once. One is fastest against a server on the same machine
+    # (bench/README.md); a remote server (Office 365, a ministry relay) answers each command a network
+    # round trip later, and a few sessions at once then send several times faster.
+    smtp_connections: int = Field(1, ge=1, le=16)
 
     imap_host: str = "127.0.0.1"
     imap_port: int = Field(2143, ge=1, le=65535)

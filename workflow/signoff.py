@@ -29,33 +29,50 @@ ANSWER_LABELS = ("Reviu / Review:", "Catatan tindak lanjut / Follow-up notes:", 
                  "Rencana selanjutnya / Next steps:")
 
 
-def request_signoff(session: Session, settings: Settings, entry: Entry) -> SignoffRequest:
-    """Ask the signer to decide on this version of `entry`; earlier pending requests are superseded."""
-    existing = _request_for(session, entry.id, entry.version)
-    if existing is not None:
-        return existing
-    for old in session.scalars(select(SignoffRequest).where(SignoffRequest.entry_id == entry.id,
-                                                            SignoffRequest.state == SignoffState.PENDING)).all():
-        audit.transition(session, old, SignoffState.SUPERSEDED, allowed_from=[SignoffState.PENDING],
-                         actor="signoff", event="signoff.superseded", by_version=entry.version)
+def request_signoff(session: Session, settings: Settings, entry: Entry, *,
+                    new_entry_issues: list[FollowUp] | None = None) -> SignoffRequest:
+    """Ask the signer to decide on this version of `entry`; earlier pending requests are superseded.
+
+    `new_entry_issues` says the entry was created in this very transaction, with these issues: then no
+    earlier request, no racing worker and no other issue can exist, and the look-ups guarding against
+    them (four round trips per reply) are skipped.
+    """
+    fresh = new_entry_issues is not None
+    if not fresh:
+        existing = _request_for(session, entry.id, entry.version)
+        if existing is not None:
+            return existing
+        for old in session.scalars(select(SignoffRequest).where(SignoffRequest.entry_id == entry.id,
+                                                                SignoffRequest.state == SignoffState.PENDING)).all():
+            audit.transition(session, old, SignoffState.SUPERSEDED, allowed_from=[SignoffState.PENDING],
+                             actor="signoff", event="signoff.superseded", by_version=entry.version)
     signer, informed = signer_for(session, settings, entry)
-    try:
-        with session.begin_nested():
-            token = _issue(session, settings, signer, entry)
-            request = SignoffRequest(entry_id=entry.id, entry_version=entry.version, signer_id=signer.id,
-                                     token_id=token.id, requested_on=_today(settings))
-            session.add(request)
-    except IntegrityError:
-        # The same version was requested a moment ago by another worker; its email is already queued.
-        return _request_for(session, entry.id, entry.version)
     entry.signer_id = signer.id
+    if fresh:
+        # Token and request in one flush (the relationship orders the two INSERTs).
+        token = tokens.new_token(TokenPurpose.SIGNOFF, one_time=True, owner_id=signer.id, entry_id=entry.id,
+                                 entry_version=entry.version, days=settings.token_days)
+        request = SignoffRequest(entry_id=entry.id, entry_version=entry.version, signer_id=signer.id,
+                                 token=token, requested_on=_today(settings))
+        session.add(request)
+        session.flush()
+    else:
+        try:
+            with session.begin_nested():
+                token = _issue(session, settings, signer, entry)
+                request = SignoffRequest(entry_id=entry.id, entry_version=entry.version, signer_id=signer.id,
+                                         token_id=token.id, requested_on=_today(settings))
+                session.add(request)
+        except IntegrityError:
+            # The same version was requested a moment ago by another worker; its email is already queued.
+            return _request_for(session, entry.id, entry.version)
     audit.record(session, actor="signoff", subject=request, event="signoff.requested", to_state="pending",
                  signer=signer.email, version=entry.version)
-    send_request(session, settings, request, signer, token, dedupe=f"signoff:{entry.id}:{entry.version}")
+    view = entry_view(session, settings, entry, issues=new_entry_issues)
+    send_request(session, settings, request, signer, token, dedupe=f"signoff:{entry.id}:{entry.version}", view=view)
     if informed is not None:
         replies.notify(session, settings, informed, "mentor_informed",
-                       {**entry_view(session, settings, entry), "person_name": informed.name,
-                        "signer_name": signer.name},
+                       {**view, "person_name": informed.name, "signer_name": signer.name},
                        dedupe=f"mentor:{entry.id}:{entry.version}:{informed.id}")
     return request
 
@@ -64,7 +81,8 @@ def signer_for(session: Session, settings: Settings, entry: Entry) -> tuple[Empl
     """(who signs, who is only told): the direct supervisor signs unless `mentor_signs` hands it to the mentor."""
     employee = entry.employee
     supervisor = active_superior(session, employee)
-    mentor = entry.mentor if entry.mentor_id and entry.mentor_id != employee.id else None
+    # The relationship, not mentor_id: a new entry's mentor is set as an object before its INSERT.
+    mentor = entry.mentor if entry.mentor is not None and entry.mentor.id != employee.id else None
     if mentor is not None and not mentor.active:
         mentor = None
     if mentor is not None and (settings.mentor_signs or supervisor is None):
@@ -101,11 +119,12 @@ def _today(settings: Settings) -> date:
 
 
 def send_request(session: Session, settings: Settings, request: SignoffRequest, person: Employee,
-                 token: ReplyToken, *, dedupe: str, kind: str = "signoff_request", **extra) -> None:
+                 token: ReplyToken, *, dedupe: str, kind: str = "signoff_request", view: dict | None = None,
+                 **extra) -> None:
     """Queue the request (or an escalated copy) to `person`, who answers through `token`."""
     entry = request.entry
-    context = {**entry_view(session, settings, entry), **answer_links(settings, token, entry), "person_name": person.name,
-               "previous_reasons": previous_reasons(session, entry), **extra}
+    context = {**(view or entry_view(session, settings, entry)), **answer_links(settings, token, entry),
+               "person_name": person.name, "previous_reasons": previous_reasons(session, entry), **extra}
     replies.notify(session, settings, person, kind, context, dedupe=dedupe,
                    reply_to=settings.reply_address_for(token.token), token_id=token.id)
 
@@ -121,6 +140,8 @@ def answer_links(settings: Settings, token: ReplyToken, entry: Entry) -> dict:
 
 def previous_reasons(session: Session, entry: Entry) -> str:
     """What the signer asked to change last time, shown beside a resubmitted entry."""
+    if entry.version == 1:
+        return ""  # a first version has never been sent back
     last = session.scalar(select(SignoffRequest).where(SignoffRequest.entry_id == entry.id,
                                                        SignoffRequest.state == SignoffState.REVISION)
                           .order_by(SignoffRequest.entry_version.desc()))
@@ -136,12 +157,13 @@ def _clock(value: time | None) -> str:
     return value.strftime("%H.%M") if value else ""
 
 
-def entry_view(session: Session, settings: Settings, entry: Entry) -> dict:
-    """Everything a reader needs to judge an entry, for the templates."""
+def entry_view(session: Session, settings: Settings, entry: Entry, issues: list[FollowUp] | None = None) -> dict:
+    """Everything a reader needs to judge an entry, for the templates (`issues`: its issues, when known)."""
     employee = entry.employee
     span = "–".join(part for part in (_clock(entry.start_time), _clock(entry.end_time)) if part)
-    issues = session.scalars(select(FollowUp).where(FollowUp.entry_id == entry.id, FollowUp.source == "entry")
-                             .order_by(FollowUp.id)).all()
+    if issues is None:
+        issues = session.scalars(select(FollowUp).where(FollowUp.entry_id == entry.id, FollowUp.source == "entry")
+                                 .order_by(FollowUp.id)).all()
     return {
         "employee_name": employee.name, "employee_nip": employee.nip, "employee_position": employee.position,
         "employee_unit": employee.unit.name if employee.unit else "-", "period": entry.period,

@@ -28,10 +28,9 @@ def watch(settings: Settings, *, idle_seconds: int = 60, echo=print, stop: threa
             stop.wait(lock.retry_seconds)
             continue
         try:
-            result = jobs.poll_inbox(settings)
+            result = jobs.poll_inbox(settings, send=True)
             if result["fetched"]:
                 echo(f"inbox: {result['fetched']} fetched; {result['statuses']}")
-            jobs.flush_outbox(settings)
             _wait_for_mail(settings, idle_seconds, stop)
         except Exception as exc:  # a dropped connection or a server restart: wait, then try again
             log.warning("inbox watch: %s; retrying in 5 s", exc)

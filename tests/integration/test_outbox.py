@@ -1,6 +1,7 @@
 """The outbox against an SMTP server that fails on purpose."""
 
 import email
+import time
 from datetime import timedelta
 
 import pytest
@@ -89,3 +90,53 @@ def test_the_same_cause_never_queues_two_messages(session, mail_settings):
     queue(session, mail_settings, ["a@example.test"])
     queue(session, mail_settings, ["a@example.test"])
     assert len(session.scalars(select(OutboundMessage)).all()) == 1
+
+
+def test_several_smtp_sessions_deliver_every_message_exactly_once(engine, session, mail_settings, clean_mail):
+    recipients = [clean_mail.address("pegawai", "example.test") for _ in range(40)]
+    queue(session, mail_settings, recipients)
+    report = outbox.flush(session_factory(engine), mail_settings, connections=3)
+    assert (report.sent, report.failed, report.retried) == (40, 0, 0)
+    for address in recipients:
+        assert len(clean_mail.wait_for_messages(address, 1)) == 1
+    time.sleep(0.5)  # a second copy would have arrived by now
+    assert all(len(clean_mail.wait_for_messages(address, 1)) == 1 for address in recipients)
+    rows = session.scalars(select(OutboundMessage).execution_options(populate_existing=True)).all()
+    assert {row.state for row in rows} == {OutboundState.SENT} and {row.attempts for row in rows} == {1}
+
+
+@pytest.mark.parametrize("database", ["sqlite", "pg"])
+def test_mail_queued_inside_sending_alongside_leaves_while_the_block_runs_and_all_of_it_by_its_end(
+        request, database, mail_settings, clean_mail):
+    engine = request.getfixturevalue(f"{database}_engine")
+    factory = session_factory(engine)
+    first = [clean_mail.address("awal", "example.test") for _ in range(5)]
+    later = [clean_mail.address("akhir", "example.test") for _ in range(5)]
+    with outbox.sending_alongside(factory, mail_settings) as report, factory() as session:
+        queue(session, mail_settings, first)
+        # The block is still running: the sender threads must already be at work.
+        deadline = time.monotonic() + 20
+        while _states(factory) != {OutboundState.SENT}:
+            assert time.monotonic() < deadline, "nothing was sent while the block ran"
+            time.sleep(0.05)
+        queue(session, mail_settings, later)
+    assert (report.sent, report.failed, report.retried) == (10, 0, 0)
+    assert _states(factory) == {OutboundState.SENT}
+    for address in first + later:
+        assert len(clean_mail.wait_for_messages(address, 1)) == 1
+
+
+def test_sending_alongside_keeps_the_mail_queued_when_the_server_cannot_be_reached(engine, session, mail_settings,
+                                                                                    clean_mail):
+    unreachable = mail_settings.model_copy(update={"smtp_port": 9, "smtp_timeout": 2})
+    factory = session_factory(engine)
+    with outbox.sending_alongside(factory, unreachable) as report:
+        queue(session, unreachable, [clean_mail.address("tunda", "example.test") for _ in range(3)])
+    assert report.sent == 0 and report.failed == 0
+    assert _states(factory) == {OutboundState.PENDING}
+    assert outbox.flush(factory, mail_settings).sent == 3  # the next flush, with the server back, sends them
+
+
+def _states(factory) -> set:
+    with factory() as session:
+        return set(session.scalars(select(OutboundMessage.state)))

@@ -224,8 +224,19 @@ class CleanMail(MailServers):
         return self.mail_dir / "mail" / domain / local.split("+")[0]
 
     def remove_mailboxes(self) -> None:
+        # Removing a Maildir while Dovecot delivers into it can leave it without new/: every later delivery
+        # then fails and sits in Postfix's deferred queue. Let what is in flight land first (briefly).
+        self.wait_for_delivery(timeout=5)
         for address in self.made:
             shutil.rmtree(self.home(address), ignore_errors=True)
+
+    def wait_for_delivery(self, timeout: float) -> None:
+        """Wait until Postfix has handed everything it accepted to Dovecot, or `timeout` seconds."""
+        spool = self.mail_dir / "postfix" / "spool"
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and any(
+                files for name in ("maildrop", "incoming", "active") for _r, _d, files in os.walk(spool / name)):
+            time.sleep(0.05)
 
 
 def _find(tool: str) -> str | None:

@@ -27,6 +27,14 @@ def parse_bytes(raw: bytes) -> EmailMessage:
         return EmailMessage(policy=email.policy.default)
 
 
+def parse_headers(raw: bytes) -> EmailMessage:
+    """Only the header block, parsed like `parse_bytes` (a 20 MB body is not read to learn the subject)."""
+    try:
+        return BytesParser(policy=email.policy.default).parsebytes(bytes(raw or b""), headersonly=True)
+    except Exception:
+        return EmailMessage(policy=email.policy.default)
+
+
 def header_text(msg: Message, name: str) -> str:
     """The decoded text of the first `name` header, or '' when absent or unreadable."""
     values = header_texts(msg, name)
@@ -34,7 +42,19 @@ def header_text(msg: Message, name: str) -> str:
 
 
 def header_texts(msg: Message, name: str) -> list[str]:
-    """The decoded text of every `name` header, tolerating malformed values."""
+    """The decoded text of every `name` header, tolerating malformed values.
+
+    Remembered on the message: the stages ask for the same few headers a dozen times, and each answer costs
+    a run of the modern policy's header parser. A parsed message is never changed afterwards.
+    """
+    memo = msg.__dict__.setdefault("_cld_header_texts", {})
+    key = name.lower()
+    if key not in memo:
+        memo[key] = _header_texts(msg, name)
+    return list(memo[key])
+
+
+def _header_texts(msg: Message, name: str) -> list[str]:
     try:
         return [str(value) for value in msg.get_all(name) or []]
     except Exception:
@@ -67,8 +87,10 @@ def addresses(msg: Message, name: str) -> list[str]:
 
 def normalise(text: str) -> str:
     """Unix line ends, plain spaces, and no invisible or control characters."""
-    text = text.replace("\r\n", "\n").replace("\r", "\n").replace("\u2028", "\n").replace("\u2029", "\n")
-    return _CONTROL.sub("", text.translate(_INVISIBLE).translate(_SPACES))
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    if not text.isascii():  # the separators, invisible characters and odd spaces are all beyond ASCII
+        text = text.replace("\u2028", "\n").replace("\u2029", "\n").translate(_INVISIBLE).translate(_SPACES)
+    return _CONTROL.sub("", text)
 
 
 def decode_bytes(data: bytes, declared: str | None) -> str:

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
-from email.message import EmailMessage
-from email.utils import format_datetime, formataddr, make_msgid
+from email.utils import format_datetime, make_msgid
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -13,6 +11,8 @@ from typing import Any
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
 from workflow import clock
+from workflow.mail import mime
+from workflow.mail.mime import Attachment, OutgoingMessage
 # The trimmer cuts everything below this line when it comes back quoted in a reply.
 from workflow.mail.trim import MARKER as REPLY_MARKER
 from workflow.settings import Settings
@@ -28,20 +28,15 @@ class Rendered:
     html: str
 
 
-@dataclass
-class Attachment:
-    filename: str
-    content: bytes
-    maintype: str = "application"
-    subtype: str = "octet-stream"
-
-
 @lru_cache(maxsize=4)
 def environment(folder: Path = TEMPLATES) -> Environment:
     """The Jinja2 environment: HTML autoescaped (names and form values are user text), text not."""
     env = Environment(loader=FileSystemLoader(str(folder)), undefined=StrictUndefined,
                       autoescape=select_autoescape(enabled_extensions=("html",), default_for_string=False),
-                      trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=False)
+                      trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=False,
+                      # Templates ship with the code: checking each file's mtime on every render was a
+                      # stat() per template, a dozen per email.
+                      auto_reload=False)
     env.filters["oneline"] = one_line
     env.globals["month"] = month_label
     env.globals["REPLY_MARKER"] = REPLY_MARKER
@@ -57,7 +52,7 @@ def month_label(period: str, lang: str) -> str:
 
 def one_line(value: Any) -> str:
     """Collapse CR/LF and runs of space: user text placed in a header or a single line."""
-    return re.sub(r"\s+", " ", str(value or "")).strip()
+    return mime.one_line(str(value or ""))
 
 
 def language_order(lang: str) -> list[str]:
@@ -118,21 +113,21 @@ class Envelope:
 
 
 def build_message(settings: Settings, envelope: Envelope, rendered: Rendered,
-                  attachments: list[Attachment] | None = None) -> EmailMessage:
+                  attachments: list[Attachment] | None = None) -> OutgoingMessage:
     """A complete outgoing message with our automatic-mail headers and a fresh Message-ID."""
-    msg = EmailMessage()
-    msg["From"] = formataddr((settings.from_name, settings.reply_address))
+    msg = OutgoingMessage(rendered.text, rendered.html, list(attachments or []))
+    msg.add_addresses("From", [(settings.from_name, settings.reply_address)])
     if len(envelope.to) == 1 and envelope.to_name:
-        msg["To"] = formataddr((one_line(envelope.to_name), envelope.to[0]))
+        msg.add_addresses("To", [(envelope.to_name, envelope.to[0])])
     else:
-        msg["To"] = ", ".join(envelope.to)
+        msg.add_addresses("To", [("", address) for address in envelope.to])
     if envelope.cc:
-        msg["Cc"] = ", ".join(envelope.cc)
-    msg["Subject"] = one_line(envelope.subject)
+        msg.add_addresses("Cc", [("", address) for address in envelope.cc])
+    msg["Subject"] = envelope.subject
     msg["Date"] = format_datetime(clock.now().astimezone(settings.tz))
     msg["Message-ID"] = make_msgid(idstring="cld", domain=settings.reply_domain)
     if envelope.reply_to:
-        msg["Reply-To"] = envelope.reply_to
+        msg.add_addresses("Reply-To", [("", envelope.reply_to)])
     if envelope.in_reply_to:
         msg["In-Reply-To"] = envelope.in_reply_to
         msg["References"] = " ".join([*envelope.references, envelope.in_reply_to])
@@ -140,8 +135,4 @@ def build_message(settings: Settings, envelope: Envelope, rendered: Rendered,
     msg["Auto-Submitted"] = "auto-generated"
     msg["X-Auto-Response-Suppress"] = "All"
     msg["Content-Language"] = "id, en"
-    msg.set_content(rendered.text, cte="quoted-printable")
-    msg.add_alternative(rendered.html, subtype="html", cte="quoted-printable")
-    for item in attachments or []:
-        msg.add_attachment(item.content, maintype=item.maintype, subtype=item.subtype, filename=item.filename)
     return msg
