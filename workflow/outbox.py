@@ -5,8 +5,10 @@ from __future__ import annotations
 import contextlib
 import functools
 import logging
+import queue
 import random
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -89,7 +91,6 @@ def _due(now: datetime):
 
 
 CLAIM_BATCH = 25
-MARK_EVERY = 5
 
 
 def claim_batch(session: Session, settings: Settings, exclude: set[int], size: int = CLAIM_BATCH) -> list:
@@ -109,6 +110,8 @@ def claim_batch(session: Session, settings: Settings, exclude: set[int], size: i
                 attempts=OutboundMessage.attempts + 1)
         .returning(OutboundMessage.id, OutboundMessage.raw, OutboundMessage.recipients, OutboundMessage.attempts)
         .execution_options(synchronize_session=False)).all()
+    if rows:
+        _without_waiting_for_disk(session.connection())  # a lost claim leaves the rows pending: sent again
     session.commit()
     return sorted(rows, key=lambda row: row.id)
 
@@ -126,8 +129,8 @@ def backoff(settings: Settings, attempts: int) -> timedelta:
 
 
 def send_claimed(session: Session, settings: Settings, sender: SmtpSender, row, report: FlushReport,
-                 sent: list[int]) -> str:
-    """Send one claimed row: "sent" (added to `sent`, recorded later), "retry", "failed" or "unreachable"."""
+                 sent: SentMarker) -> str:
+    """Send one claimed row: "sent" (handed to `sent`, marked soon), "retry", "failed" or "unreachable"."""
     try:
         sender.send(row.raw, settings.reply_address, list(row.recipients))
     except TransientSendError as exc:
@@ -157,16 +160,25 @@ def _record(session: Session, row_id: int, **values) -> None:
 
 
 def mark_sent(session: Session, sent: list[int]) -> None:
-    """Record accepted messages as sent, a few at a time.
-
-    A crash after the server accepted a message and before this commit sends it again when its lease ends:
-    a duplicate with the same Message-ID, which mail clients fold together. Marking every few messages keeps
-    that window small without paying a commit per message.
-    """
+    """Record these accepted messages as sent, in one statement and commit (see SentMarker)."""
     if sent:
-        session.connection().execute(_MARK_SENT, {"ids": list(sent), "sent_at": clock.now()})
+        connection = session.connection()
+        _without_waiting_for_disk(connection)
+        connection.execute(_MARK_SENT, {"ids": list(sent), "sent_at": clock.now()})
         session.commit()
         sent.clear()
+
+
+def _without_waiting_for_disk(connection) -> None:
+    """Let this transaction's commit return before PostgreSQL has flushed it to disk (synchronous_commit off).
+
+    For the outbox's own bookkeeping only. Were the database server to crash within the next fraction of
+    a second, the commit would be lost and the messages sent again with the same Message-ID: the very
+    window a crash of ours between the SMTP server's 250 and the commit already has (docs/reliability.md).
+    Waiting for the disk here, every fifth message, cost more than sending one (benchmark finding).
+    """
+    if connection.dialect.name == "postgresql":
+        connection.exec_driver_sql("SET LOCAL synchronous_commit TO OFF")
 
 
 _TABLE = OutboundMessage.__table__
@@ -231,30 +243,84 @@ def send_due(factory: sessionmaker, settings: Settings, sender: SmtpSender, repo
     # sent and failed rows never match `_due`. Excluding every id tried made the NOT IN list grow with the
     # run: O(n^2) bind parameters, minutes at 100k prompts. (Benchmark finding, bench/README.md.)
     retried: set[int] = set()
-    sent: list[int] = []
-    with factory() as session:
-        while limit is None or tried < limit:
-            size = CLAIM_BATCH if limit is None else min(CLAIM_BATCH, limit - tried)
-            batch = claim_batch(session, settings, retried, size=size)
-            if not batch:
-                break
-            for index, row in enumerate(batch):
-                tried += 1
-                outcome = send_claimed(session, settings, sender, row, report, sent)
-                if outcome in ("retry", "unreachable"):
-                    retried.add(row.id)
-                if outcome == "unreachable":
-                    # The server is down: the rest would fail the same way. Give them back now rather than
-                    # leave them leased; the sweeper tries again later.
-                    _release(session, [r.id for r in batch[index + 1:]])
-                    mark_sent(session, sent)
-                    return False
-                if len(sent) >= MARK_EVERY:
-                    mark_sent(session, sent)
-                if progress is not None:
-                    progress(1)
-            mark_sent(session, sent)
+    marker = SentMarker(factory)
+    try:
+        with factory() as session:
+            while (limit is None or tried < limit) and not marker.failed:
+                size = CLAIM_BATCH if limit is None else min(CLAIM_BATCH, limit - tried)
+                batch = claim_batch(session, settings, retried, size=size)
+                if not batch:
+                    break
+                for index, row in enumerate(batch):
+                    tried += 1
+                    outcome = send_claimed(session, settings, sender, row, report, marker)
+                    if outcome in ("retry", "unreachable"):
+                        retried.add(row.id)
+                    if outcome == "unreachable":
+                        # The server is down: the rest would fail the same way. Give them back now rather
+                        # than leave them leased; the sweeper tries again later.
+                        _release(session, [r.id for r in batch[index + 1:]])
+                        return False
+                    if progress is not None:
+                        progress(1)
+    finally:
+        marker.close()
     return True
+
+
+MARK_EVERY, MARK_WAIT = 5, 0.02
+
+
+class SentMarker:
+    """Records accepted messages as sent on a thread of its own while the SMTP session goes on.
+
+    A crash after the server accepted a message and before its mark is committed sends it again when its
+    lease ends: a duplicate with the same Message-ID, which mail clients fold together. Marking from a
+    second thread keeps that window to the message or two accepted while the last mark was being written,
+    without the sender waiting for the database between messages (it did, every fifth message, and that
+    cost as much as sending one; benchmark finding). Under load the marks simply grow into batches.
+    """
+
+    def __init__(self, factory: sessionmaker) -> None:
+        self._factory = factory
+        self._queue: queue.SimpleQueue = queue.SimpleQueue()
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, name="cld-outbox-marks", daemon=True)
+        self._thread.start()
+
+    @property
+    def failed(self) -> bool:
+        return self._error is not None
+
+    def append(self, row_id: int) -> None:
+        """Mark this row sent, soon."""
+        self._queue.put(row_id)
+
+    def close(self) -> None:
+        """Write the last marks; raise here what went wrong on the marking thread."""
+        self._queue.put(None)
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+
+    def _run(self) -> None:
+        try:
+            with self._factory() as session:
+                finished = False
+                while not finished:
+                    waiting = [self._queue.get()]
+                    # A few at a time, or what came within a moment: a commit per message would load the
+                    # database for nothing, a long wait would widen the window.
+                    deadline = time.monotonic() + MARK_WAIT
+                    while None not in waiting and len(waiting) < MARK_EVERY:
+                        try:
+                            waiting.append(self._queue.get(timeout=max(deadline - time.monotonic(), 0)))
+                        except queue.Empty:
+                            break
+                    finished = None in waiting
+                    mark_sent(session, [row_id for row_id in waiting if row_id is not None])
+        except BaseException as exc:  # re-raised in the sending thread by close()
+            self._error = exc
 
 
 @contextlib.contextmanager

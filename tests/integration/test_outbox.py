@@ -10,6 +10,7 @@ from sqlalchemy import select
 from workflow import clock, outbox
 from workflow.db import session_factory
 from workflow.mail.outbound import Envelope, Rendered, build_message
+from workflow.mail.transport import PermanentSendError, SmtpSender, TransientSendError
 from workflow.models import OutboundMessage, OutboundState
 
 pytestmark = pytest.mark.servers
@@ -140,3 +141,35 @@ def test_sending_alongside_keeps_the_mail_queued_when_the_server_cannot_be_reach
 def _states(factory) -> set:
     with factory() as session:
         return set(session.scalars(select(OutboundMessage.state)))
+
+
+@pytest.mark.parametrize("pipelining", [True, False])
+@pytest.mark.parametrize("mode, stage, error", [
+    ("550", "rcpt", PermanentSendError), ("451", "rcpt", TransientSendError), ("550", "mail", PermanentSendError),
+    ("421", "mail", TransientSendError), ("451", "data", TransientSendError), ("550", "data", PermanentSendError)])
+def test_pipelined_and_one_command_at_a_time_sending_classify_every_fault_alike(
+        faulty_settings, faulty_smtp, clean_mail, pipelining, mode, stage, error):
+    faulty_smtp.pipelining = pipelining
+    address = clean_mail.address("pegawai", "example.test")
+    raw = (b"From: cld@office.example\r\nTo: " + address.encode() + b"\r\nSubject: t\r\n\r\n"
+           b".a line that starts with a dot\r\n..and two\r\nend\r\n")
+    with SmtpSender(faulty_settings) as sender:
+        faulty_smtp.mode, faulty_smtp.stage = mode, stage
+        with pytest.raises(error):
+            sender.send(raw, faulty_settings.reply_address, [address])
+        faulty_smtp.mode = "ok"
+        sender.send(raw, faulty_settings.reply_address, [address])  # the session recovers (or reconnects)
+    assert faulty_smtp.accepted == 1
+    # Dot-stuffing undone by the server: the lines arrive as written.
+    assert b"\n.a line that starts with a dot\n..and two\nend" in faulty_smtp.messages[0].content.replace(b"\r\n", b"\n")
+
+
+def test_mail_to_the_real_server_goes_out_pipelined_with_its_dots_intact(mail_settings, clean_mail):
+    address = clean_mail.address("pegawai", "example.test")
+    raw = (b"From: cld@office.example\r\nTo: " + address.encode() + b"\r\nSubject: titik\r\n\r\n"
+           b".\r\n.. two\r\nlast line")
+    with SmtpSender(mail_settings) as sender:
+        sender.send(raw, mail_settings.reply_address, [address])
+        assert sender._client.has_extn("pipelining")
+    [received] = clean_mail.wait_for_messages(address, 1)
+    assert received.text.replace("\r\n", "\n").rstrip("\n") == ".\n.. two\nlast line"

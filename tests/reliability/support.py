@@ -142,8 +142,21 @@ def celery_client(broker_url: str):
 
 
 def wait_ready(client, timeout: float = 60) -> None:
-    """Round-trip a ping through the broker and the worker."""
-    client.send_task("cld.ping", args=[0]).get(timeout=timeout)
+    """Round-trip a ping through the broker and the worker.
+
+    A fresh ping every few seconds: right after a Redis restart the client's result subscription can come
+    back after the worker already published the answer, and a single `get` then waits for nothing.
+    """
+    from celery.exceptions import TimeoutError as CeleryTimeout
+
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            client.send_task("cld.ping", args=[0]).get(timeout=min(5, max(deadline - time.monotonic(), 0.1)))
+            return
+        except CeleryTimeout:
+            if time.monotonic() >= deadline:
+                raise
 
 
 def import_office(session, tag: str, made: list[str] | None = None) -> None:

@@ -71,6 +71,14 @@ class _Handler:
     def __init__(self, server: "FaultySMTPServer") -> None:
         self.server = server
 
+    async def handle_EHLO(self, smtp: SMTP, session: Session, envelope: Envelope, hostname: str,
+                          responses: list[str]) -> list[str]:
+        session.host_name = hostname
+        if self.server.pipelining:
+            # As Postfix does: clients may then send MAIL, RCPT and DATA in one go (aiosmtpd reads them in turn).
+            responses.insert(len(responses) - 1, "250-PIPELINING")
+        return responses
+
     async def handle_MAIL(self, smtp: SMTP, session: Session, envelope: Envelope,
                           address: str, mail_options: list[str]) -> str:
         with self.server._lock:
@@ -139,6 +147,7 @@ class FaultySMTPServer:
         self.stage = stage
         self._controller: _Controller | None = None
         self._probing = False
+        self.pipelining = True
 
     @property
     def mode(self) -> str:
