@@ -5,10 +5,13 @@ from __future__ import annotations
 import contextlib
 import functools
 import logging
+import multiprocessing
 import queue
 import random
+import sys
 import threading
 import time
+import traceback
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -330,9 +333,29 @@ def sending_alongside(factory: sessionmaker, settings: Settings, progress=None) 
     For the jobs that queue a lot at once (the prompt day, a burst of replies): the first prompts are on
     their way while later ones are still being written, instead of everyone waiting for the last one. The
     report is complete once the block has ended.
+
+    The sender runs in a forked child process where it can (Linux, and not inside a daemonic process such
+    as a Celery pool worker): a thread beside a busy job waits for the interpreter lock after every SMTP
+    reply, and sent a fifth of what it sends on its own (benchmark finding). Elsewhere, or when progress
+    is to be reported, it runs on threads of this process.
     """
-    finishing = threading.Event()
+    sender = _SenderProcess(factory, settings) if progress is None and _can_fork() else \
+        _SenderThreads(factory, settings, progress)
     total = FlushReport()
+    sender.start()
+    try:
+        yield total
+    finally:
+        report = sender.finish()
+    total.sent, total.retried, total.failed = report.sent, report.retried, report.failed
+
+
+def _can_fork() -> bool:
+    return sys.platform.startswith("linux") and not multiprocessing.current_process().daemon
+
+
+def send_until(factory: sessionmaker, settings: Settings, finishing, progress=None) -> FlushReport:
+    """Send what comes due until `finishing` is set, then what is left; over `smtp_connections` sessions."""
 
     def work(report: FlushReport, counted) -> None:
         with SmtpSender(settings) as sender:
@@ -346,25 +369,74 @@ def sending_alongside(factory: sessionmaker, settings: Settings, progress=None) 
                 if report.sent + report.failed + report.retried == before:
                     finishing.wait(IDLE_WAIT)
 
-    outcome: dict = {}
+    return _on_threads(settings.smtp_connections, work, progress)
 
-    def run() -> None:
-        try:
-            outcome["report"] = _on_threads(settings.smtp_connections, work, progress)
-        except BaseException as exc:  # raised in the caller's thread below
-            outcome["error"] = exc
 
-    worker = threading.Thread(target=run, name="cld-outbox", daemon=True)
-    worker.start()
+class _SenderThreads:
+    """send_until on threads of this process."""
+
+    def __init__(self, factory: sessionmaker, settings: Settings, progress) -> None:
+        self._finishing = threading.Event()
+        self._outcome: dict = {}
+
+        def run() -> None:
+            try:
+                self._outcome["report"] = send_until(factory, settings, self._finishing, progress)
+            except BaseException as exc:  # raised in the caller's thread by finish()
+                self._outcome["error"] = exc
+
+        self._thread = threading.Thread(target=run, name="cld-outbox", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def finish(self) -> FlushReport:
+        self._finishing.set()
+        self._thread.join()
+        if "error" in self._outcome:
+            raise self._outcome["error"]
+        return self._outcome["report"]
+
+
+class _SenderProcess:
+    """send_until in a forked child with database connections of its own; its report comes back by pipe."""
+
+    def __init__(self, factory: sessionmaker, settings: Settings) -> None:
+        context = multiprocessing.get_context("fork")
+        self._finishing = context.Event()
+        self._reports, child_end = context.Pipe(duplex=False)
+        url = factory.kw["bind"].url.render_as_string(hide_password=False)
+        self._process = context.Process(target=_send_in_child, args=(url, settings, self._finishing, child_end),
+                                        name="cld-outbox", daemon=True)
+
+    def start(self) -> None:
+        self._process.start()
+
+    def finish(self) -> FlushReport:
+        self._finishing.set()
+        self._process.join()
+        if not self._reports.poll():
+            raise RuntimeError(f"the outbox's sending process ended without a report (exit code "
+                               f"{self._process.exitcode}); what it did not send stays queued")
+        kind, value = self._reports.recv()
+        if kind == "error":
+            raise RuntimeError(f"the outbox's sending process failed; what it did not send stays queued:\n{value}")
+        return FlushReport(**value)
+
+
+def _send_in_child(url: str, settings: Settings, finishing, reports) -> None:
+    # A new engine: the parent's pooled connections came along with the fork and must not be touched
+    # (closing one would end the parent's session on the server). The process ends with os._exit, which
+    # leaves them alone.
     try:
-        yield total
-    finally:
-        finishing.set()
-        worker.join()
-    if "error" in outcome:
-        raise outcome["error"]
-    report = outcome["report"]
-    total.sent, total.retried, total.failed = report.sent, report.retried, report.failed
+        from workflow.db import make_engine, session_factory
+
+        engine = make_engine(url)
+        report = send_until(session_factory(engine), settings, finishing)
+        engine.dispose()
+        reports.send(("report", report.as_dict()))
+    except BaseException:
+        reports.send(("error", traceback.format_exc()))
 
 
 # How long an idle sender waits before looking for newly queued mail again.

@@ -106,9 +106,12 @@ def test_several_smtp_sessions_deliver_every_message_exactly_once(engine, sessio
     assert {row.state for row in rows} == {OutboundState.SENT} and {row.attempts for row in rows} == {1}
 
 
+@pytest.mark.parametrize("where", ["process", "threads"])
 @pytest.mark.parametrize("database", ["sqlite", "pg"])
 def test_mail_queued_inside_sending_alongside_leaves_while_the_block_runs_and_all_of_it_by_its_end(
-        request, database, mail_settings, clean_mail):
+        request, database, where, mail_settings, clean_mail, monkeypatch):
+    # A forked sending process where it can be had; threads inside a daemonic process (a Celery worker).
+    monkeypatch.setattr(outbox, "_can_fork", lambda: where == "process")
     engine = request.getfixturevalue(f"{database}_engine")
     factory = session_factory(engine)
     first = [clean_mail.address("awal", "example.test") for _ in range(5)]
