@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from email.message import EmailMessage
 from email.utils import getaddresses, parseaddr
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -347,16 +347,20 @@ def process(session: Session, settings: Settings, row: InboundMessage) -> Outcom
     return outcome
 
 
+# Built once (its cache key is not recomputed for every message).
+_CLAIM = (update(InboundMessage).where(InboundMessage.id == bindparam("row_id"),
+                                       InboundMessage.status == InboundStatus.STORED)
+          .values(attempts=InboundMessage.attempts + 1).returning(InboundMessage)
+          .execution_options(synchronize_session=False, populate_existing=True))
+
+
 def process_stored(factory: sessionmaker, settings: Settings, row_id: int) -> InboundStatus:
     """Process one stored message in its own transaction; a crash of ours is recorded, never lost."""
     with factory() as session:
         # The claim: only one worker's UPDATE matches a stored row; the others wait on its lock, then see
         # it processed and leave it alone. A crash rolls the claim back with everything else.
         # RETURNING loads the claimed row in the same round trip.
-        row = session.scalars(update(InboundMessage).where(InboundMessage.id == row_id,
-                                                           InboundMessage.status == InboundStatus.STORED)
-                              .values(attempts=InboundMessage.attempts + 1).returning(InboundMessage)
-                              .execution_options(synchronize_session=False, populate_existing=True)).first()
+        row = session.scalars(_CLAIM, {"row_id": row_id}).first()
         if row is None:
             session.rollback()
             return session.scalar(select(InboundMessage.status).where(InboundMessage.id == row_id)) \

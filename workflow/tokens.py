@@ -6,7 +6,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.orm import Session, joinedload
 
 from workflow import clock
@@ -72,20 +72,23 @@ def find(session: Session, text: str | None) -> ReplyToken | None:
     """The token with this full text, or None."""
     if not text:
         return None
-    return session.scalar(select(ReplyToken).where(ReplyToken.token == text.lower()).options(*WITH_OWNER))
+    return session.scalar(_BY_TOKEN, {"text": text.lower()})
 
 
 # What every reply through a token reads next (its owner, their supervisor and unit, the prompt), loaded
 # with the token in one statement instead of four lazy loads.
 WITH_OWNER = (joinedload(ReplyToken.owner).joinedload(Employee.supervisor),
               joinedload(ReplyToken.owner).joinedload(Employee.unit), joinedload(ReplyToken.prompt))
+# Built once: the cache key of a statement with loader options took longer to compute than the query took to run.
+_BY_TOKEN = select(ReplyToken).where(ReplyToken.token == bindparam("text")).options(*WITH_OWNER)
+_BY_SHORT_CODE = select(ReplyToken).where(ReplyToken.short_code == bindparam("code")).options(*WITH_OWNER)
 
 
 def find_by_short_code(session: Session, code: str | None) -> ReplyToken | None:
     """The token whose short code appears in a subject, or None."""
     if not code:
         return None
-    return session.scalar(select(ReplyToken).where(ReplyToken.short_code == code.lower()).options(*WITH_OWNER))
+    return session.scalar(_BY_SHORT_CODE, {"code": code.lower()})
 
 
 def unusable_reason(token: ReplyToken, now: datetime | None = None) -> str | None:
