@@ -64,7 +64,12 @@ def session_scope(engine: Engine | None = None) -> Iterator[Session]:
 
 def insert_skipping_conflicts(session: Session, model):
     """An INSERT that can say ON CONFLICT DO NOTHING, for the database in use (PostgreSQL or SQLite)."""
-    if session.get_bind().dialect.name == "postgresql":
+    return dialect_insert(session.get_bind().dialect.name, model)
+
+
+def dialect_insert(dialect: str, model):
+    """An INSERT that can say ON CONFLICT DO NOTHING, for PostgreSQL or (anything else) SQLite."""
+    if dialect == "postgresql":
         from sqlalchemy.dialects.postgresql import insert
     else:
         from sqlalchemy.dialects.sqlite import insert

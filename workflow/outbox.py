@@ -20,6 +20,7 @@ from sqlalchemy import bindparam, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from workflow import clock
+from workflow.db import dialect_insert
 from workflow.mail.mime import OutgoingMessage
 from workflow.mail.transport import PermanentSendError, SmtpSender, TransientSendError
 from workflow.models import OutboundMessage, OutboundState
@@ -49,12 +50,8 @@ def outbound_values(message: OutgoingMessage, *, kind: str, dedupe_key: str | No
 def _enqueue_statement(dialect: str):
     # Built once per dialect: the same statement object keeps its compiled form and cache key, where a
     # fresh `insert().values(...)` per email cost more Python than the round trip.
-    if dialect == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
     table = OutboundMessage.__table__
-    return insert(table).on_conflict_do_nothing(index_elements=["dedupe_key"]).returning(table.c.id)
+    return dialect_insert(dialect, table).on_conflict_do_nothing(index_elements=["dedupe_key"]).returning(table.c.id)
 
 
 def enqueue(session: Session, message: OutgoingMessage, *, kind: str, dedupe_key: str | None = None,
@@ -178,7 +175,7 @@ def _without_waiting_for_disk(connection) -> None:
     For the outbox's own bookkeeping only. Were the database server to crash within the next fraction of
     a second, the commit would be lost and the messages sent again with the same Message-ID: the very
     window a crash of ours between the SMTP server's 250 and the commit already has (docs/reliability.md).
-    Waiting for the disk here, every fifth message, cost more than sending one (benchmark finding).
+    Waiting for the disk here, for every few messages, cost about as much as sending one (benchmark finding).
     """
     if connection.dialect.name == "postgresql":
         connection.exec_driver_sql("SET LOCAL synchronous_commit TO OFF")
@@ -186,7 +183,7 @@ def _without_waiting_for_disk(connection) -> None:
 
 _TABLE = OutboundMessage.__table__
 # Built once and sent to the connection: through the ORM's bulk-update path this statement cost more
-# than the commit it rides with, on every fifth message (benchmark finding, bench/README.md).
+# than the commit it rides with (benchmark finding, bench/README.md).
 _MARK_SENT = (update(_TABLE).where(_TABLE.c.id.in_(bindparam("ids", expanding=True)))
               .values(state=OutboundState.SENT, sent_at=bindparam("sent_at", type_=_TABLE.c.sent_at.type),
                       lease_until=None, last_error=""))
@@ -195,18 +192,17 @@ _MARK_SENT = (update(_TABLE).where(_TABLE.c.id.in_(bindparam("ids", expanding=Tr
 def flush(factory: sessionmaker, settings: Settings, *, limit: int | None = None, progress=None,
           connections: int | None = None) -> FlushReport:
     """Send every due message, over `settings.smtp_connections` SMTP sessions at once; return what happened."""
-    count = connections or settings.smtp_connections
-    if count <= 1 or limit is not None:
-        report = FlushReport()
+    count = 1 if limit is not None else connections or settings.smtp_connections
+
+    def work(report: FlushReport, counted) -> None:
         with SmtpSender(settings) as sender:
-            send_due(factory, settings, sender, report, limit=limit, progress=progress)
+            send_due(factory, settings, sender, report, limit=limit, progress=counted)
+
+    if count <= 1:
+        report = FlushReport()
+        work(report, progress)
         return report
-    return _on_threads(count, lambda report, progress: _flush_thread(factory, settings, report, progress), progress)
-
-
-def _flush_thread(factory: sessionmaker, settings: Settings, report: FlushReport, progress) -> None:
-    with SmtpSender(settings) as sender:
-        send_due(factory, settings, sender, report, progress=progress)
+    return _on_threads(count, work, progress)
 
 
 def _on_threads(count: int, work, progress) -> FlushReport:

@@ -48,20 +48,17 @@ def request_signoff(session: Session, settings: Settings, entry: Entry, *,
                              actor="signoff", event="signoff.superseded", by_version=entry.version)
     signer, informed = signer_for(session, settings, entry)
     entry.signer_id = signer.id
+    # Token and request in one flush (the relationship orders the two INSERTs).
+    token = tokens.new_token(TokenPurpose.SIGNOFF, one_time=True, owner_id=signer.id, entry_id=entry.id,
+                             entry_version=entry.version, days=settings.token_days)
+    request = SignoffRequest(entry_id=entry.id, entry_version=entry.version, signer_id=signer.id, token=token,
+                             requested_on=_today(settings))
     if fresh:
-        # Token and request in one flush (the relationship orders the two INSERTs).
-        token = tokens.new_token(TokenPurpose.SIGNOFF, one_time=True, owner_id=signer.id, entry_id=entry.id,
-                                 entry_version=entry.version, days=settings.token_days)
-        request = SignoffRequest(entry_id=entry.id, entry_version=entry.version, signer_id=signer.id,
-                                 token=token, requested_on=_today(settings))
         session.add(request)
         session.flush()
     else:
         try:
             with session.begin_nested():
-                token = _issue(session, settings, signer, entry)
-                request = SignoffRequest(entry_id=entry.id, entry_version=entry.version, signer_id=signer.id,
-                                         token_id=token.id, requested_on=_today(settings))
                 session.add(request)
         except IntegrityError:
             # The same version was requested a moment ago by another worker; its email is already queued.
