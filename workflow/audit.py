@@ -30,8 +30,15 @@ def record(session: Session, *, actor: str, subject: Any, event: str,
     Rows wait in the session and go in one multi-row INSERT just before the commit: a reply that causes
     five events costs one statement, not five, and a rollback drops them with everything else.
     """
+    record_row(session, subject.__tablename__, subject.id, actor=actor, event=event, from_state=from_state,
+               to_state=to_state, **detail)
+
+
+def record_row(session: Session, table: str, subject_id: int, *, actor: str, event: str,
+               from_state: str | None = None, to_state: str | None = None, **detail: Any) -> None:
+    """`record` for a row written past the ORM, named by its table and id."""
     session.info.setdefault(PENDING, []).append(dict(
-        at=clock.now(), actor=actor[:320], subject_type=subject.__tablename__, subject_id=subject.id, event=event,
+        at=clock.now(), actor=actor[:320], subject_type=table, subject_id=subject_id, event=event,
         from_state=from_state, to_state=to_state, detail=_plain(detail)))
 
 

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import contextlib
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import Session, sessionmaker
 
 from workflow.settings import Settings, get_settings
@@ -32,7 +34,38 @@ def make_engine(url: str) -> Engine:
         engine = create_engine(url, connect_args={"timeout": 30})
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=5)
+    engine = create_engine(url, pool_size=5, max_overflow=5)
+    event.listen(engine, "checkin", _note_idle_since)
+    event.listen(engine, "checkout", _ping_if_idle)
+    return engine
+
+
+# A pooled connection is tested before use only when it has sat idle this long. SQLAlchemy's pool_pre_ping
+# tests it at every checkout: a round trip for each message the inbox job processes, a sixth of its
+# statements. A server restart or a cut connection takes longer than this, so a connection idle across
+# one is still tested; one cut within the second fails its statement, which every job already handles
+# as a lost connection (the message stays stored for the next run), and the pool is then renewed.
+IDLE_BEFORE_PING = 1.0
+
+
+def _note_idle_since(_dbapi_connection, record) -> None:
+    record.info["idle_since"] = time.monotonic()
+
+
+def _ping_if_idle(dbapi_connection, record, _proxy) -> None:
+    idle_since = record.info.get("idle_since")
+    if idle_since is not None and time.monotonic() - idle_since < IDLE_BEFORE_PING:
+        return
+    try:
+        cursor = dbapi_connection.cursor()
+        try:
+            cursor.execute("SELECT 1")
+        finally:
+            cursor.close()
+        dbapi_connection.rollback()  # leave no transaction open: the connection goes out as it came in
+    except Exception as exc:
+        # The pool drops this connection and checks out another (a fresh one when all are stale).
+        raise DisconnectionError(f"pooled connection failed its ping: {exc}") from exc
 
 
 def engine_for(settings: Settings | None = None) -> Engine:

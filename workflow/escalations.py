@@ -184,7 +184,7 @@ def _escalate_one(factory: sessionmaker, settings: Settings, request_id: int, le
         session.refresh(request)
         # The person above may decide in the signer's place, with a one-time token of their own.
         token = signoff._issue(session, settings, target, request.entry)
-        signoff.send_request(session, settings, request, target, token, kind="signoff_escalation",
+        signoff.send_request(session, settings, request.entry, target, token, kind="signoff_escalation",
                              dedupe=f"signoff-escalation:{request.id}:{level + 1}", signer_name=request.signer.name,
                              waiting_days=waited)
         audit.record(session, actor="escalations", subject=request, event="signoff.escalated", level=level + 1,

@@ -6,7 +6,7 @@ import hashlib
 import json
 from datetime import date, datetime, time
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -29,23 +29,15 @@ ANSWER_LABELS = ("Reviu / Review:", "Catatan tindak lanjut / Follow-up notes:", 
                  "Rencana selanjutnya / Next steps:")
 
 
-def request_signoff(session: Session, settings: Settings, entry: Entry, *,
-                    new_entry_issues: list[FollowUp] | None = None) -> SignoffRequest:
-    """Ask the signer to decide on this version of `entry`; earlier pending requests are superseded.
-
-    `new_entry_issues` says the entry was created in this very transaction, with these issues: then no
-    earlier request, no racing worker and no other issue can exist, and the look-ups guarding against
-    them (four round trips per reply) are skipped.
-    """
-    fresh = new_entry_issues is not None
-    if not fresh:
-        existing = _request_for(session, entry.id, entry.version)
-        if existing is not None:
-            return existing
-        for old in session.scalars(select(SignoffRequest).where(SignoffRequest.entry_id == entry.id,
-                                                                SignoffRequest.state == SignoffState.PENDING)).all():
-            audit.transition(session, old, SignoffState.SUPERSEDED, allowed_from=[SignoffState.PENDING],
-                             actor="signoff", event="signoff.superseded", by_version=entry.version)
+def request_signoff(session: Session, settings: Settings, entry: Entry) -> SignoffRequest:
+    """Ask the signer to decide on this version of `entry`; earlier pending requests are superseded."""
+    existing = _request_for(session, entry.id, entry.version)
+    if existing is not None:
+        return existing
+    for old in session.scalars(select(SignoffRequest).where(SignoffRequest.entry_id == entry.id,
+                                                            SignoffRequest.state == SignoffState.PENDING)).all():
+        audit.transition(session, old, SignoffState.SUPERSEDED, allowed_from=[SignoffState.PENDING],
+                         actor="signoff", event="signoff.superseded", by_version=entry.version)
     signer, informed = signer_for(session, settings, entry)
     entry.signer_id = signer.id
     # Token and request in one flush (the relationship orders the two INSERTs).
@@ -53,25 +45,52 @@ def request_signoff(session: Session, settings: Settings, entry: Entry, *,
                              entry_version=entry.version, days=settings.token_days)
     request = SignoffRequest(entry_id=entry.id, entry_version=entry.version, signer_id=signer.id, token=token,
                              requested_on=_today(settings))
-    if fresh:
-        session.add(request)
-        session.flush()
-    else:
-        try:
-            with session.begin_nested():
-                session.add(request)
-        except IntegrityError:
-            # The same version was requested a moment ago by another worker; its email is already queued.
-            return _request_for(session, entry.id, entry.version)
-    audit.record(session, actor="signoff", subject=request, event="signoff.requested", to_state="pending",
-                 signer=signer.email, version=entry.version)
-    view = entry_view(session, settings, entry, issues=new_entry_issues)
-    send_request(session, settings, request, signer, token, dedupe=f"signoff:{entry.id}:{entry.version}", view=view)
+    try:
+        with session.begin_nested():
+            session.add(request)
+    except IntegrityError:
+        # The same version was requested a moment ago by another worker; its email is already queued.
+        return _request_for(session, entry.id, entry.version)
+    _announce_request(session, settings, entry, request.id, signer, informed, token)
+    return request
+
+
+def request_first_signoff(session: Session, settings: Settings, entry: Entry, issues: list[FollowUp]) -> int:
+    """`request_signoff` for an entry created in this very transaction, with these issues; returns the request's id.
+
+    No earlier request, no racing worker and no other issue can exist yet, so the look-ups guarding against
+    them are skipped, and the token and request are two plain INSERTs: the unit of work for the two
+    objects cost more than the statements.
+    """
+    signer, informed = signer_for(session, settings, entry)
+    token = tokens.token_values(TokenPurpose.SIGNOFF, one_time=True, owner_id=signer.id, entry_id=entry.id,
+                                entry_version=entry.version, days=settings.token_days)
+    connection = session.connection()
+    token_id = connection.execute(_INSERT_TOKEN, token).scalar_one()
+    request_id = connection.execute(_INSERT_REQUEST, dict(
+        entry_id=entry.id, entry_version=entry.version, signer_id=signer.id, token_id=token_id,
+        state=SignoffState.PENDING, requested_on=_today(settings), escalation_level=0, decision_note="",
+        created_at=clock.now())).scalar_one()
+    _announce_request(session, settings, entry, request_id, signer, informed,
+                      tokens.Issued(token_id, token["token"], token["short_code"]), issues=issues)
+    return request_id
+
+
+_INSERT_TOKEN = insert(ReplyToken.__table__).returning(ReplyToken.__table__.c.id)
+_INSERT_REQUEST = insert(SignoffRequest.__table__).returning(SignoffRequest.__table__.c.id)
+
+
+def _announce_request(session: Session, settings: Settings, entry: Entry, request_id: int, signer: Employee,
+                      informed: Employee | None, token, issues: list[FollowUp] | None = None) -> None:
+    """The audit row and the emails of a new request: to the signer, and to a mentor who is only told."""
+    audit.record_row(session, SignoffRequest.__tablename__, request_id, actor="signoff", event="signoff.requested",
+                     to_state="pending", signer=signer.email, version=entry.version)
+    view = entry_view(session, settings, entry, issues=issues)
+    send_request(session, settings, entry, signer, token, dedupe=f"signoff:{entry.id}:{entry.version}", view=view)
     if informed is not None:
         replies.notify(session, settings, informed, "mentor_informed",
                        {**view, "person_name": informed.name, "signer_name": signer.name},
                        dedupe=f"mentor:{entry.id}:{entry.version}:{informed.id}")
-    return request
 
 
 def signer_for(session: Session, settings: Settings, entry: Entry) -> tuple[Employee, Employee | None]:
@@ -115,11 +134,9 @@ def _today(settings: Settings) -> date:
     return clock.now().astimezone(settings.tz).date()
 
 
-def send_request(session: Session, settings: Settings, request: SignoffRequest, person: Employee,
-                 token: ReplyToken, *, dedupe: str, kind: str = "signoff_request", view: dict | None = None,
-                 **extra) -> None:
-    """Queue the request (or an escalated copy) to `person`, who answers through `token`."""
-    entry = request.entry
+def send_request(session: Session, settings: Settings, entry: Entry, person: Employee, token: ReplyToken,
+                 *, dedupe: str, kind: str = "signoff_request", view: dict | None = None, **extra) -> None:
+    """Queue a request to decide on `entry` (or an escalated copy) to `person`, who answers through `token`."""
     context = {**(view or entry_view(session, settings, entry)), **answer_links(settings, token, entry),
                "person_name": person.name, "previous_reasons": previous_reasons(session, entry), **extra}
     replies.notify(session, settings, person, kind, context, dedupe=dedupe,
@@ -319,7 +336,7 @@ def answer_unusable(ctx: Context, reason: str) -> Outcome:
         return _refuse(ctx, entry, "old_version")
     # Still waiting for a decision: send the writer a fresh request rather than leave them without a way to answer.
     fresh = _issue(ctx.session, ctx.settings, ctx.person, entry)
-    send_request(session, ctx.settings, request, ctx.person, fresh, dedupe=f"signoff-renewed:{request.id}:{token.id}")
+    send_request(session, ctx.settings, request.entry, ctx.person, fresh, dedupe=f"signoff-renewed:{request.id}:{token.id}")
     audit.record(session, actor="signoff", subject=request, event="signoff.token_renewed", for_person=ctx.person.email)
     return _refuse(ctx, entry, "expired", renewed=True)
 

@@ -70,26 +70,42 @@ def render(kind: str, lang: str, context: dict[str, Any]) -> Rendered:
         observer(kind, lang, context)
     env = environment()
     order = language_order(lang)
+    # The globals joined to the context once per email, not once per template (see _render_template).
+    context = {**env.globals, **context}
     sections_text, sections_html = [], []
     for language in order:
         ctx = {**context, "lang": language}
-        sections_text.append(env.get_template(f"{kind}/{language}.txt").render(ctx).strip())
-        sections_html.append(env.get_template(f"{kind}/{language}.html").render(ctx))
+        sections_text.append(_render_template(env, f"{kind}/{language}.txt", ctx).strip())
+        sections_html.append(_render_template(env, f"{kind}/{language}.html", ctx))
     base = {**context, "lang": order[0], "languages": order}
-    subject = one_line(env.get_template(f"{kind}/subject.txt").render(base))
+    subject = one_line(_render_template(env, f"{kind}/subject.txt", base))
     # A bilingual part shared by both languages (the reply form, a table) is rendered once, after them.
     common_text = _optional(env, f"{kind}/common.txt", base)
     common_html = _optional(env, f"{kind}/common.html", base)
-    text = env.get_template("_layout.txt").render({**base, "sections": sections_text, "common": common_text})
-    html = env.get_template("_layout.html").render({**base, "subject": subject, "sections": sections_html,
-                                                   "common": common_html})
+    text = _render_template(env, "_layout.txt", {**base, "sections": sections_text, "common": common_text})
+    html = _render_template(env, "_layout.html", {**base, "subject": subject, "sections": sections_html,
+                                                  "common": common_html})
     return Rendered(subject, text.strip() + "\n", html)
+
+
+def _render_template(env: Environment, name: str, variables: dict[str, Any]) -> str:
+    """`Template.render` for variables that already hold the environment's globals.
+
+    `render` merges the globals into a new dict for every call, through a ChainMap: 10 of the 12 µs a small
+    template took, and an email renders nine. A shared context takes the dict as it is (each call here
+    gets a dict of its own, and templates never write to it).
+    """
+    template = env.get_template(name)
+    try:
+        return env.concat(template.root_render_func(template.new_context(variables, shared=True)))
+    except Exception:
+        return env.handle_exception()
 
 
 def _optional(env: Environment, name: str, context: dict[str, Any]) -> str:
     if name not in _template_names(env):
         return ""
-    return env.get_template(name).render(context).strip()
+    return _render_template(env, name, dict(context)).strip()
 
 
 @lru_cache(maxsize=4)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from email.message import Message
 
-from workflow.mail.extract import header_texts
+from workflow.mail.extract import address_header_texts, header_texts
 
 TOKEN_LENGTH = 32
 SHORT_CODE_LENGTH = 12
@@ -26,7 +26,7 @@ def token_from_addresses(msg: Message, local_part: str = "cld") -> str | None:
     pattern = re.compile(
         rf"(?<![\w.+-]){re.escape(local_part)}\+([0-9a-f]{{{TOKEN_LENGTH}}})@", re.IGNORECASE)
     for name in ADDRESS_HEADERS:
-        for value in header_texts(msg, name):
+        for value in address_header_texts(msg, name):
             found = pattern.search(value)
             if found:
                 return found[1].lower()
