@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import logging
 import traceback
@@ -17,7 +18,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from workflow import audit, clock, tokens
-from workflow.db import insert_skipping_conflicts
+from workflow.db import dialect_insert
 from workflow.mail import extract, screen as screening, tokens_found, trim
 from workflow.models import (Employee, InboundMessage, InboundStatus, OutboundMessage, ReplyToken, TokenPurpose,
                              Unit)
@@ -146,9 +147,8 @@ def store_fetched(session: Session, fetched: list[tuple[int, bytes]], *, mailbox
             unique.append({**row, "dedupe_key": key, "duplicate_of": None})
     stored = 0
     if unique:
-        inserted = session.execute(insert_skipping_conflicts(session, InboundMessage).values(unique)
-                                   .on_conflict_do_nothing().returning(InboundMessage.dedupe_key, InboundMessage.id)
-                                   ).all()
+        connection = session.connection()
+        inserted = connection.execute(_store_statement(connection.dialect.name), unique).all()
         firsts.update(dict(inserted))
         stored += len(inserted)
         if len(inserted) < len(unique):
@@ -165,6 +165,13 @@ def store_fetched(session: Session, fetched: list[tuple[int, bytes]], *, mailbox
         stored += 1
     session.flush()
     return stored
+
+
+@functools.lru_cache(maxsize=4)
+def _store_statement(dialect: str):
+    # Built once per dialect, the rows given as parameters: a `.values(batch)` was compiled anew per batch.
+    table = InboundMessage.__table__
+    return dialect_insert(dialect, table).on_conflict_do_nothing().returning(table.c.dedupe_key, table.c.id)
 
 
 def _store_after_race(session: Session, row: InboundMessage, key: str) -> InboundMessage:

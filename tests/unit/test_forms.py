@@ -186,3 +186,36 @@ def test_a_refilled_form_reads_back_to_the_same_fields():
     form = parse_entry_form(COMPLETE + "\nIsu tindak lanjut / Follow-up issues:\n- Akses [Unit: Umum]", **DECEMBER)
     again = parse_entry_form(render_entry_form(form.fields), **DECEMBER)
     assert again.fields == form.fields
+
+
+def _every_label_written_every_way():
+    from workflow.mail.decisions import DECISION_LABELS
+
+    for labels in (ENTRY_LABELS, DECISION_LABELS):
+        for label in labels:
+            for name in (label.id, label.en, *label.aliases):
+                for line in (f"{name}: x", f"- **{name}**: y", f"1. {name.upper()} / {name}", f"  {name} (hint) : z",
+                             f"*{name.lower()}*:", f"{name.replace('-', ' ')}: q", f"{name.replace(' ', '-')}: q",
+                             f"▪ {name}：值", f"__{name}__ : v"):
+                    yield labels, line
+
+
+def test_the_quick_look_at_a_lines_start_never_hides_a_label_the_full_patterns_would_read():
+    """match_label first checks the line against every label's first word at once; same answers as without."""
+    import re
+
+    from workflow.mail import forms
+
+    def without_the_quick_look(line, labels):
+        flat = re.sub(r"[ \t]+", " ", line).strip()
+        for label in labels:
+            found = forms._pattern(label).match(flat)
+            if found and (found["colon"] or (found["second"] and not found["value"].strip())):
+                return label.key, found["value"]
+        return None
+
+    checked = 0
+    for labels, line in _every_label_written_every_way():
+        assert match_label(line, labels) == without_the_quick_look(line, labels), line
+        checked += match_label(line, labels) is not None
+    assert checked > 200  # the lines really are labels, not all rejected alike
