@@ -14,7 +14,7 @@ import time
 import traceback
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 from sqlalchemy import bindparam, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
@@ -82,14 +82,6 @@ class FlushReport:
         return {"sent": self.sent, "retried": self.retried, "failed": self.failed}
 
 
-def _due(now: datetime):
-    return or_(
-        (OutboundMessage.state == OutboundState.PENDING) & (OutboundMessage.next_attempt_at <= now),
-        # A sender that died mid-send left its lease behind: take the row over once the lease ends.
-        (OutboundMessage.state == OutboundState.SENDING) & (OutboundMessage.lease_until < now),
-    )
-
-
 CLAIM_BATCH = 25
 
 
@@ -99,21 +91,33 @@ def claim_batch(session: Session, settings: Settings, exclude: set[int], size: i
     On PostgreSQL the candidates are locked with SKIP LOCKED, so workers flushing at once take disjoint
     batches instead of queueing behind each other; the conditional UPDATE is the backstop everywhere.
     """
-    now = clock.now()
-    candidates = (select(OutboundMessage.id).where(_due(now), OutboundMessage.id.not_in(exclude or {0}))
-                  .order_by(OutboundMessage.next_attempt_at, OutboundMessage.id).limit(size))
-    if session.get_bind().dialect.name == "postgresql":
-        candidates = candidates.with_for_update(skip_locked=True)
-    rows = session.execute(
-        update(OutboundMessage).where(OutboundMessage.id.in_(candidates.scalar_subquery()), _due(now))
-        .values(state=OutboundState.SENDING, lease_until=now + timedelta(seconds=settings.outbox_lease_seconds),
-                attempts=OutboundMessage.attempts + 1)
-        .returning(OutboundMessage.id, OutboundMessage.raw, OutboundMessage.recipients, OutboundMessage.attempts)
-        .execution_options(synchronize_session=False)).all()
+    now, connection = clock.now(), session.connection()
+    rows = connection.execute(_claim_statement(connection.dialect.name), {
+        "now": now, "exclude": list(exclude) or [0], "size": size,
+        "lease_until": now + timedelta(seconds=settings.outbox_lease_seconds)}).all()
     if rows:
         _without_waiting_for_disk(session.connection())  # a lost claim leaves the rows pending: sent again
     session.commit()
     return sorted(rows, key=lambda row: row.id)
+
+
+@functools.lru_cache(maxsize=4)
+def _claim_statement(dialect: str):
+    # Built once per dialect and run on the connection: a new statement per claim (its cache key, the
+    # ORM's handling of RETURNING) cost the sender more than the claim's round trip.
+    table = _TABLE
+    now = bindparam("now", type_=table.c.next_attempt_at.type)
+    due = or_((table.c.state == OutboundState.PENDING) & (table.c.next_attempt_at <= now),
+              # A sender that died mid-send left its lease behind: take the row over once the lease ends.
+              (table.c.state == OutboundState.SENDING) & (table.c.lease_until < now))
+    candidates = (select(table.c.id).where(due, table.c.id.not_in(bindparam("exclude", expanding=True)))
+                  .order_by(table.c.next_attempt_at, table.c.id).limit(bindparam("size")))
+    if dialect == "postgresql":
+        candidates = candidates.with_for_update(skip_locked=True)
+    return (update(table).where(table.c.id.in_(candidates.scalar_subquery()), due)
+            .values(state=OutboundState.SENDING, attempts=table.c.attempts + 1,
+                    lease_until=bindparam("lease_until", type_=table.c.lease_until.type))
+            .returning(table.c.id, table.c.raw, table.c.recipients, table.c.attempts))
 
 
 def claim_one(session: Session, settings: Settings, exclude: set[int]):
@@ -239,7 +243,7 @@ def send_due(factory: sessionmaker, settings: Settings, sender: SmtpSender, repo
     """Send what is due now over `sender`, batch by batch; False when the server could not be reached."""
     tried = 0
     # Only rows put back to PENDING in this run (a transient error with no backoff left) can come due again;
-    # sent and failed rows never match `_due`. Excluding every id tried made the NOT IN list grow with the
+    # sent and failed rows are never due (see _claim_statement). Excluding every id tried made the NOT IN list grow with the
     # run: O(n^2) bind parameters, minutes at 100k prompts. (Benchmark finding, bench/README.md.)
     retried: set[int] = set()
     marker = SentMarker(factory)

@@ -92,8 +92,7 @@ def send_pipelined(client: smtplib.SMTP, sender: str, recipients: list[str], raw
     server each wait saved is a network round trip.
     """
     client.ehlo_or_helo_if_needed()
-    commands = [f"MAIL FROM:{smtplib.quoteaddr(sender)}", *(f"RCPT TO:{smtplib.quoteaddr(r)}" for r in recipients),
-                "DATA"]
+    commands = [f"MAIL FROM:{quoted_address(sender)}", *(f"RCPT TO:{quoted_address(r)}" for r in recipients), "DATA"]
     client.send(("\r\n".join(commands) + "\r\n").encode("ascii"))
     mail = client.getreply()
     refused = {}
@@ -107,7 +106,7 @@ def send_pipelined(client: smtplib.SMTP, sender: str, recipients: list[str], raw
         client.send(b".\r\n")
         client.getreply()
     elif data[0] == 354:
-        body = re.sub(rb"(?m)^\.", b"..", raw)
+        body = dot_stuffed(raw)
         client.send(body + (b"" if body.endswith(b"\r\n") else b"\r\n") + b".\r\n")
         code, text = client.getreply()
         if code != 250:
@@ -120,6 +119,27 @@ def send_pipelined(client: smtplib.SMTP, sender: str, recipients: list[str], raw
     if len(refused) == len(recipients):
         raise smtplib.SMTPRecipientsRefused(refused)
     raise smtplib.SMTPDataError(*data)
+
+
+# A plain address: atoms of the local part's characters, a host name. Nothing the address parser could
+# read differently, so it is written as it is.
+_PLAIN_ADDRESS = re.compile(r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9.-]+")
+
+
+def quoted_address(address: str) -> str:
+    """`smtplib.quoteaddr`: '<address>' for the envelope. Ours are plain, and its parse was a sixth of the
+    sender's CPU; anything else still goes through it."""
+    return f"<{address}>" if _PLAIN_ADDRESS.fullmatch(address) else smtplib.quoteaddr(address)
+
+
+def dot_stuffed(raw: bytes) -> bytes:
+    """A second dot before every line that starts with one (RFC 5321 4.5.2), as smtplib does it.
+
+    `re.sub(rb"(?m)^[.]", ...)`, smtplib's way, looked for a line start at every byte: 40 % of the sender's
+    CPU on a 12 KB prompt. A line starts at the beginning and after each LF, which replace() finds in C.
+    """
+    stuffed = raw.replace(b"\n.", b"\n..")
+    return b"." + stuffed if stuffed.startswith(b".") else stuffed
 
 
 def _classify(code: int, text: bytes | str) -> Exception:
