@@ -61,3 +61,22 @@ def test_the_reader_language_comes_first():
     english = render("prompt", "en", prompt_context("Budi")).text
     assert indonesian.index("Yth.") < indonesian.index("Dear")
     assert english.index("Dear") < english.index("Yth.")
+
+
+@pytest.mark.parametrize("lang", ["id", "en"])
+def test_rating_links_reach_the_html_escaped_exactly_once(lang):
+    """The hrefs are handed over already escaped (prompts.rating_links): the same as escaping them there."""
+    from urllib.parse import quote
+
+    from markupsafe import escape
+
+    from workflow.mail.forms import RATINGS, render_entry_form
+    from workflow.prompts import rating_links
+
+    reply_to, subject = "cld+0123456789abcdef0123456789abcdef@office.example", "Re: [CLD-0123456789ab] Sesi <&> \"x\""
+    links = rating_links(reply_to, subject, lang)
+    assert len(links) == len(RATINGS)
+    for link, (key, *_rest) in zip(links, RATINGS):
+        raw = f"mailto:{reply_to}?subject={quote(subject)}&body={quote(render_entry_form({'rating': key}, lang))}"
+        assert str(link["href"]) == str(escape(raw))
+        assert "&amp;body=" in link["href"] and "<" not in link["href"]
