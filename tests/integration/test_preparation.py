@@ -154,3 +154,40 @@ def test_nobody_gets_a_second_reminder_in_the_same_week_from_any_flow(mail_offic
     dewi = person(mail_office, "dewi")
     kinds = mail_office.scalars(select(OutboundMessage.kind).where(OutboundMessage.employee_id == dewi.id)).all()
     assert kinds.count("reminder") == 1
+
+
+def test_only_each_persons_latest_entry_before_the_period_gives_the_next_steps(any_engine):
+    """The newest earlier entry wins, even with no next steps of its own; the period's own entries do not count."""
+    from datetime import date
+
+    from workflow.db import session_factory
+    from workflow.models import Entry, EntryState, Prompt
+    from workflow.prompts import last_next_steps_by_employee
+
+    with session_factory(any_engine)() as session:
+        people = [Employee(nip=f"19900101201001100{k}", name=f"Orang {k}", email=f"orang{k}@example.test")
+                  for k in range(4)]
+        session.add_all(people)
+        session.flush()
+
+        def entry(who, period, day, steps, reviewer=""):
+            prompt = session.scalar(select(Prompt).where(Prompt.employee_id == who.id, Prompt.period == period))
+            if prompt is None:
+                prompt = Prompt(period=period, employee_id=who.id)
+                session.add(prompt)
+                session.flush()
+            session.add(Entry(prompt_id=prompt.id, employee_id=who.id, period=period, version=1,
+                              state=EntryState.SIGNED, session_date=date.fromisoformat(day), duration_minutes=60,
+                              topic="t", rating="very_useful", next_steps=steps, reviewer_next_steps=reviewer))
+            session.flush()
+
+        a, b, c, d = people
+        entry(a, "2026-10", "2026-10-05", "Oktober A")
+        entry(a, "2026-11", "2026-11-03", "November A", reviewer="Tambahan atasan")
+        entry(a, "2026-11", "2026-11-20", "November A, sesi kedua")
+        entry(b, "2026-10", "2026-10-05", "Oktober B")
+        entry(b, "2026-11", "2026-11-05", "")  # the latest says nothing: no older steps are brought back
+        entry(c, "2026-12", "2026-12-02", "Desember C")  # the period's own entry is not "earlier"
+        found = last_next_steps_by_employee(session, [p.id for p in people], "2026-12")
+        session.rollback()
+    assert found == {a.id: "November A, sesi kedua"}
