@@ -10,8 +10,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from email.message import EmailMessage
-from typing import ClassVar
 from email.utils import getaddresses, parseaddr
+from typing import ClassVar
 
 from sqlalchemy import bindparam, select, update
 from sqlalchemy.exc import DBAPIError, IntegrityError
@@ -361,7 +361,7 @@ STAGES: list[tuple[str, Stage]] = [
 ]
 
 
-def process(session: Session, settings: Settings, row: InboundMessage) -> Outcome:
+def process(session: Session, settings: Settings, row: ClaimedMessage) -> Outcome:
     """Run the stages over one stored message; the caller commits."""
     ctx = Context(session, settings, row)
     outcome = Outcome(InboundStatus.FAILED, "no stage decided")
