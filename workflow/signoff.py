@@ -63,20 +63,17 @@ def request_first_signoff(session: Session, settings: Settings, entry: Entry, is
     objects cost more than the statements.
     """
     signer, informed = signer_for(session, settings, entry)
-    token = tokens.token_values(TokenPurpose.SIGNOFF, one_time=True, owner_id=signer.id, entry_id=entry.id,
-                                entry_version=entry.version, days=settings.token_days)
-    connection = session.connection()
-    token_id = connection.execute(_INSERT_TOKEN, token).scalar_one()
-    request_id = connection.execute(_INSERT_REQUEST, dict(
-        entry_id=entry.id, entry_version=entry.version, signer_id=signer.id, token_id=token_id,
+    [token] = tokens.issue_many(session, TokenPurpose.SIGNOFF, [
+        {"owner_id": signer.id, "entry_id": entry.id, "entry_version": entry.version}],
+        days=settings.token_days, one_time=True)
+    request_id = session.connection().execute(_INSERT_REQUEST, dict(
+        entry_id=entry.id, entry_version=entry.version, signer_id=signer.id, token_id=token.id,
         state=SignoffState.PENDING, requested_on=_today(settings), escalation_level=0, decision_note="",
         created_at=clock.now())).scalar_one()
-    _announce_request(session, settings, entry, request_id, signer, informed,
-                      tokens.Issued(token_id, token["token"], token["short_code"]), issues=issues)
+    _announce_request(session, settings, entry, request_id, signer, informed, token, issues=issues)
     return request_id
 
 
-_INSERT_TOKEN = insert(ReplyToken.__table__).returning(ReplyToken.__table__.c.id)
 _INSERT_REQUEST = insert(SignoffRequest.__table__).returning(SignoffRequest.__table__.c.id)
 
 

@@ -42,13 +42,14 @@ class Issued:
     short_code: str
 
 
-def issue_many(session: Session, purpose: TokenPurpose, links: list[dict], *, days: int) -> list[Issued]:
+def issue_many(session: Session, purpose: TokenPurpose, links: list[dict], *, days: int,
+               one_time: bool = False) -> list[Issued]:
     """One token per item of `links`, in one multi-row INSERT; returned in the same order.
 
-    Plain rows, not ORM objects: the prompt day issues one per employee, and the unit of work cost more per
-    token than the INSERT.
+    Plain rows, not ORM objects: the prompt day issues one per employee, and a reply one for its sign-off;
+    the unit of work cost more per token than the INSERT.
     """
-    rows = [token_values(purpose, days=days, **item) for item in links]
+    rows = [token_values(purpose, days=days, one_time=one_time, **item) for item in links]
     ids = session.connection().execute(_INSERT_RETURNING_ID, rows).scalars().all()
     return [Issued(token_id, row["token"], row["short_code"]) for token_id, row in zip(ids, rows, strict=True)]
 
